@@ -15,7 +15,11 @@ struct LoweringRequest {
 };
 
 // Lowers every node whose domain is not `target` (nested graphs included) with the
-// registered converters. First collects every op kind without a converter for this
+// registered converters. `prim::Constant` nodes are dialect-neutral: they are never
+// converted (converters read them as static values; the exporter writes them), and
+// constants left unused are removed at the end. When a converter maps an old output
+// to a new value whose type is unknown and the old type is a tensor type, the new value
+// takes the old type, so later converters keep rank/dtype information. First collects every op kind without a converter for this
 // version and fails with Status::unsupported listing each kind with its count and module
 // paths, and how to add a converter; nothing is changed in that case. Otherwise converts
 // node by node in order; a converter error is returned naming the node.
