@@ -50,6 +50,13 @@ size_t dtypeSize(DType dtype);                             // bytes per element,
 bool isFloatingPoint(DType dtype);
 bool isInteger(DType dtype);                               // signed or unsigned, not bool
 
+// Bit-exact conversions between float and the 16-bit float formats (IEEE binary16 and
+// bfloat16). float -> 16 bit rounds to nearest even; NaNs stay NaNs.
+float float16BitsToFloat(uint16_t bits);
+uint16_t floatToFloat16Bits(float value);
+float bfloat16BitsToFloat(uint16_t bits);
+uint16_t floatToBfloat16Bits(float value);
+
 // ---------------------------------------------------------------------------------------
 // Shapes: each dim is a known size, a named symbol (`batch`), or unknown (`?`).
 // ---------------------------------------------------------------------------------------
@@ -245,7 +252,9 @@ class Value {
 
   const std::vector<Use>& uses() const { return uses_; }
   bool hasUses() const { return !uses_.empty(); }
-  // Is this value in its owning graph's output list?
+  // Is this value in a graph's output list: its owning graph's, or a nested graph's that
+  // returns it directly as a capture (an If branch yielding an outer value)? Either way the
+  // value is live even without uses.
   bool isGraphOutput() const { return graphOutputCount_ > 0; }
   bool isGraphInput() const { return producer_ == nullptr; }
 
@@ -263,7 +272,10 @@ class Value {
   Node* producer_ = nullptr;
   size_t producerIndex_ = 0;
   std::vector<Use> uses_;
-  uint32_t graphOutputCount_ = 0;
+  uint32_t graphOutputCount_ = 0;  // occurrences in any graph's output list
+  // Nested graphs (one entry per occurrence) whose output list holds this value although
+  // it is defined in an enclosing graph; lets replaceAllUsesWith stay O(uses).
+  std::vector<Graph*> nestedOutputOf_;
 };
 
 // ---------------------------------------------------------------------------------------
@@ -418,6 +430,9 @@ class Graph {
   bool isTopologicallySorted() const;
 
   // Deep copy (nested graphs included). Tensor storages are shared, not copied.
+  // Cloning a root graph keeps every name. Cloning a nested graph gives a graph with the
+  // same parent (sharing its name table, so cloned values get fresh unique names) whose
+  // captures still refer to the enclosing graph's values: attach it to a node of the parent.
   std::unique_ptr<Graph> clone() const;
 
   // Nested graph owned by a node attribute; shares this graph's name table.

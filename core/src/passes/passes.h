@@ -1,0 +1,23 @@
+// Core's built-in generic passes. Each pass has metadata (`<name>Info()`, registry name in
+// kebab-case = file name in snake case) and an entry point (`run<Name>`), registered by
+// core_steps.cpp's explicit table. Not part of the SDK.
+#pragma once
+
+#include <cstddef>
+
+#include "torchport/ir.h"
+#include "torchport/registry.h"
+
+namespace torchport {
+
+// eliminate-dead-code (eliminate_dead_code.cpp)
+PassInfo eliminateDeadCodeInfo();
+Status runEliminateDeadCode(Graph& graph, PassContext& context);
+// The same, usable from other passes: returns how many nodes were removed.
+size_t removeDeadNodes(Graph& graph);
+
+// eliminate-identity (eliminate_identity.cpp)
+PassInfo eliminateIdentityInfo();
+Status runEliminateIdentity(Graph& graph, PassContext& context);
+
+}  // namespace torchport
