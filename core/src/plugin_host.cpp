@@ -63,22 +63,27 @@ std::string str(const fs::path& path) { return path.string(); }
 
 // Boost's exception text is "...load() failed (dlerror system message: TEXT): <errno text>";
 // TEXT is what the user needs ("undefined symbol: ...", "invalid ELF header").
-std::string dlerrorText(std::string_view what) {
+// dlerror itself starts with "PATH: ", which the caller's message already names.
+std::string dlerrorText(std::string_view what, const fs::path& path) {
   constexpr std::string_view marker = "(dlerror system message: ";
   const size_t begin = what.find(marker);
   const size_t end = what.rfind(')');
   if (begin == std::string_view::npos || end == std::string_view::npos || end < begin + marker.size()) {
     return std::string(what);
   }
-  return std::string(what.substr(begin + marker.size(), end - begin - marker.size()));
+  std::string_view text = what.substr(begin + marker.size(), end - begin - marker.size());
+  const std::string pathPrefix = path.string() + ": ";
+  if (text.starts_with(pathPrefix) && text.size() > pathPrefix.size()) text.remove_prefix(pathPrefix.size());
+  return std::string(text);
 }
 
+// Absolute, with symlinks of the existing part resolved: the identity of a plugin file.
 fs::path absolutePath(const fs::path& path) {
   std::error_code ec;
-  fs::path canonical = fs::weakly_canonical(path, ec);
-  if (!ec) return canonical;
   fs::path absolute = fs::absolute(path, ec);
-  return ec ? path : absolute.lexically_normal();
+  if (ec) return path;
+  fs::path canonical = fs::weakly_canonical(absolute, ec);
+  return ec ? absolute.lexically_normal() : canonical;
 }
 
 bool isPluginFileName(std::string_view name) {
@@ -208,7 +213,7 @@ Status PluginHost::load(const fs::path& file, bool skipIfLoaded) {
     library->library.load(path, pluginLoadMode());
   } catch (const std::exception& e) {
     return fail(PluginError::LoadFailed,
-                Status::input("could not load plugin " + str(path) + ": " + dlerrorText(e.what()) +
+                Status::input("could not load plugin " + str(path) + ": " + dlerrorText(e.what(), path) +
                               "; check that it is a shared library built for this platform and that the "
                               "libraries it needs are found (`ldd " + str(path) + "`)"));
   }
@@ -306,8 +311,8 @@ Status PluginHost::load(const fs::path& file, bool skipIfLoaded) {
                                          "load only one of the two"));
     }
     return fail(PluginError::RegistrationFailed,
-                Status::internal(prefix + ". This is a bug in the plugin (or it was built against another "
-                                          "torchport); report it to its authors"));
+                Status::internal(prefix + ". Report this to the plugin's authors, or remove the plugin from "
+                                          "the plugin search path"));
   }
   registry_.commitTransaction();
 

@@ -745,15 +745,12 @@ class Parser {
     }
 
     const Token& kind = peek();
-    if (kind.kind == Tok::Word) {
-      if (kind.text.find("::") == std::string::npos)
-        return error(kind.loc, "node kind '" + kind.text + "' must be qualified as domain::name (e.g. aten::" +
-                                   kind.text + "), or quoted");
-    } else if (kind.kind == Tok::String) {
-      if (kind.text.empty()) return error(kind.loc, "empty node kind");
-    } else {
-      return unexpected(kind, "the node's kind (domain::name)");
-    }
+    if (kind.kind != Tok::Word && kind.kind != Tok::String) return unexpected(kind, "the node's kind (domain::name)");
+    // Same rule as Graph::verify: a non-empty domain and name around the first "::".
+    size_t separator = kind.text.find("::");
+    if (separator == std::string::npos || separator == 0 || separator + 2 >= kind.text.size())
+      return error(kind.loc, "node kind '" + kind.text + "' must be qualified as domain::name (e.g. aten::" +
+                                 kind.text + ")");
     node.kind = take().text;
     TP_RETURN_IF_ERROR(expect(Tok::LParen, "'(' after the node kind (write () for a node without inputs)"));
     if (peek().kind != Tok::RParen) {

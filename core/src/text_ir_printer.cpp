@@ -507,11 +507,14 @@ class Printer {
           const auto* v = std::get_if<std::vector<int64_t>>(value);
           if (v == nullptr) return false;
           if (element == Kind::Bool && !std::all_of(v->begin(), v->end(), isBoolInt)) return false;
+          if (element == Kind::Int) {
+            appendIntList(literal, *v);
+            return true;
+          }
           literal += '[';
           for (size_t i = 0; i < v->size(); ++i) {
             if (i != 0) literal += ", ";
-            if (element == Kind::Bool) literal += (*v)[i] ? "true" : "false";
-            else appendInt(literal, (*v)[i]);
+            literal += (*v)[i] ? "true" : "false";
           }
           literal += ']';
           return true;
@@ -532,6 +535,16 @@ class Printer {
       }
       default: return false;
     }
+  }
+
+  // Int lists are shape-like (strides, pads, perms): printed compact like dims, [2,2].
+  static void appendIntList(std::string& out, const std::vector<int64_t>& values) {
+    out += '[';
+    for (size_t i = 0; i < values.size(); ++i) {
+      if (i != 0) out += ',';
+      appendInt(out, values[i]);
+    }
+    out += ']';
   }
 
   static void appendFloatList(std::string& out, const std::vector<double>& values) {
@@ -612,16 +625,8 @@ class Printer {
             }
             out_ += '>';
           } else if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
-            if (v.empty()) {
-              out_ += "ints[]";
-              return;
-            }
-            out_ += '[';
-            for (size_t i = 0; i < v.size(); ++i) {
-              if (i != 0) out_ += ", ";
-              appendInt(out_, v[i]);
-            }
-            out_ += ']';
+            if (v.empty()) out_ += "ints[]";
+            else appendIntList(out_, v);
           } else if constexpr (std::is_same_v<T, std::vector<double>>) {
             if (v.empty()) out_ += "floats[]";
             else appendFloatList(out_, v);

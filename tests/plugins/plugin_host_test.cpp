@@ -17,6 +17,7 @@
 #include "torchport/host/diagnostics.h"
 #include "torchport/host/plugin_host.h"
 #include "torchport/ir.h"
+#include "torchport/plugin.h"
 #include "torchport/registry.h"
 
 namespace torchport {
@@ -31,7 +32,7 @@ const fs::path kEnv2Dir = TP_TEST_ENV2_DIR;
 const fs::path kInstallDir = TP_TEST_INSTALL_DIR;
 
 fs::path broken(const std::string& name) { return kBrokenDir / ("libtorchport_" + name + ".so"); }
-std::string canonical(const fs::path& path) { return fs::canonical(path).string(); }
+std::string canonicalPath(const fs::path& path) { return fs::canonical(path).string(); }
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
@@ -113,15 +114,15 @@ TEST_F(PluginHostTest, BareNameIsSearchedInPluginDirectories) {
   setPluginPath(kEnv2Dir.string());
   expectFailure("nosuchplugin", PluginError::NotFound,
                 {"plugin file not found: nosuchplugin (searched: ",
-                 canonical(kEnv2Dir) + "/libtorchport_nosuchplugin.so",
-                 canonical(kInstallDir) + "/libtorchport_nosuchplugin.so"});
+                 canonicalPath(kEnv2Dir) + "/libtorchport_nosuchplugin.so",
+                 canonicalPath(kInstallDir) + "/libtorchport_nosuchplugin.so"});
 
   // "envtwo" resolves to $TORCHPORT_PLUGIN_PATH/libtorchport_envtwo.so.
   Status status = host_.load("envtwo");
   ASSERT_TRUE(status.isOk()) << status.message();
   ASSERT_EQ(host_.plugins().size(), 1u);
   EXPECT_EQ(host_.plugins()[0].name, "env-two");
-  EXPECT_EQ(host_.plugins()[0].path.string(), canonical(kEnv2Dir / "libtorchport_envtwo.so"));
+  EXPECT_EQ(host_.plugins()[0].path.string(), canonicalPath(kEnv2Dir / "libtorchport_envtwo.so"));
 }
 
 TEST_F(PluginHostTest, DirectoryIsRefused) {
@@ -130,7 +131,7 @@ TEST_F(PluginHostTest, DirectoryIsRefused) {
 
 TEST_F(PluginHostTest, GarbageFileReportsDlerror) {
   expectFailure(broken("garbage"), PluginError::LoadFailed,
-                {"could not load plugin " + canonical(broken("garbage")) + ": ", "invalid ELF header", "ldd"});
+                {"could not load plugin " + canonicalPath(broken("garbage")) + ": ", "invalid ELF header", "ldd"});
 }
 
 TEST_F(PluginHostTest, UnresolvedSymbolFailsAtLoadNotAtCall) {
@@ -139,14 +140,14 @@ TEST_F(PluginHostTest, UnresolvedSymbolFailsAtLoadNotAtCall) {
 }
 
 TEST_F(PluginHostTest, LibraryWithoutEntryPoint) {
-  const std::string path = canonical(broken("noentry"));
+  const std::string path = canonicalPath(broken("noentry"));
   expectFailure(broken("noentry"), PluginError::NoEntryPoint,
                 {path + " is not a torchport plugin: it does not export torchport_get_plugin_info; build it "
                         "with torchport_add_plugin()"});
 }
 
 TEST_F(PluginHostTest, WrongApiVersion) {
-  const std::string path = canonical(broken("wrongapi"));
+  const std::string path = canonicalPath(broken("wrongapi"));
   expectFailure(broken("wrongapi"), PluginError::ApiVersion,
                 {"plugin from-the-future (" + path + ") was built for plugin API version " +
                  std::to_string(TORCHPORT_PLUGIN_API_VERSION + 41) + ", this torchport supports " +
@@ -165,7 +166,7 @@ TEST_F(PluginHostTest, MalformedPluginInfo) {
 
 TEST_F(PluginHostTest, RegisterThrowingStdExceptionIsRolledBack) {
   expectFailure(broken("throws"), PluginError::RegistrationFailed,
-                {"plugin throws (" + canonical(broken("throws")) + ") failed to register",
+                {"plugin throws (" + canonicalPath(broken("throws")) + ") failed to register",
                  "threw an exception: kaboom: the plugin's registration blew up", "nothing it registered was kept"});
   EXPECT_EQ(registry_.findPass("throws-before-throw"), nullptr);
   EXPECT_EQ(host_.load(broken("throws")).kind(), ErrorKind::Internal);
@@ -223,7 +224,7 @@ TEST_F(PluginHostTest, GoodPluginIsRecordedAndItsPassRuns) {
   const LoadedPlugin& plugin = host_.plugins()[0];
   EXPECT_EQ(plugin.name, "good");
   EXPECT_EQ(plugin.version, "1.0.0+explicit");
-  EXPECT_EQ(plugin.path.string(), canonical(kExplicitGood));
+  EXPECT_EQ(plugin.path.string(), canonicalPath(kExplicitGood));
   EXPECT_EQ(plugin.provides, (std::vector<std::string>{"pass:good-tag", "kernel:tptest_good::identity"}));
   EXPECT_EQ(registry_.currentOwner(), "core");  // the owner is restored after registration
 
@@ -255,8 +256,8 @@ TEST_F(PluginHostTest, SamePluginNameFromAnotherFile) {
   Status status = host_.load(other);
   ASSERT_FALSE(status.isOk());
   EXPECT_EQ(host_.lastError(), PluginError::Duplicate);
-  EXPECT_TRUE(contains(status.message(), "plugin good (" + canonical(other) + ") is already loaded from " +
-                                             canonical(kExplicitGood)))
+  EXPECT_TRUE(contains(status.message(), "plugin good (" + canonicalPath(other) + ") is already loaded from " +
+                                             canonicalPath(kExplicitGood)))
       << status.message();
 
   status = host_.load(other, /*skipIfLoaded=*/true);
@@ -295,7 +296,7 @@ TEST_F(PluginHostTest, RegistryMayOutliveTheHost) {
 // Search order
 // ---------------------------------------------------------------------------------------
 TEST_F(PluginHostTest, InstallPluginDirIsNextToTheExecutable) {
-  EXPECT_EQ(canonical(PluginHost::installPluginDir()), canonical(kInstallDir));
+  EXPECT_EQ(canonicalPath(PluginHost::installPluginDir()), canonicalPath(kInstallDir));
 }
 
 TEST_F(PluginHostTest, InstallDirectoryIsScannedWithoutEnvironment) {
@@ -314,7 +315,7 @@ TEST_F(PluginHostTest, ExplicitFileShadowsSearchPath) {
   EXPECT_EQ(host_.lastError(), PluginError::None);
   ASSERT_NE(findPlugin(host_, "good"), nullptr);
   EXPECT_EQ(findPlugin(host_, "good")->version, "1.0.0+explicit");
-  EXPECT_EQ(findPlugin(host_, "good")->path.string(), canonical(kExplicitGood));
+  EXPECT_EQ(findPlugin(host_, "good")->path.string(), canonicalPath(kExplicitGood));
   EXPECT_NE(findPlugin(host_, "env-only"), nullptr);
   EXPECT_NE(findPlugin(host_, "install-only"), nullptr);
   EXPECT_EQ(host_.plugins().size(), 3u);
@@ -363,7 +364,7 @@ TEST_F(PluginHostTest, ScanFailuresAreCollectedAndDoNotStopOthers) {
                                              " plugins in the plugin search path could not be loaded"))
       << status.message();
   for (const fs::path& file : brokenFiles) {
-    EXPECT_TRUE(contains(status.message(), canonical(file))) << file << "\n" << status.message();
+    EXPECT_TRUE(contains(status.message(), canonicalPath(file))) << file << "\n" << status.message();
   }
   EXPECT_NE(host_.lastError(), PluginError::None);
   // The good ones after the broken directory were still loaded, and only they registered.

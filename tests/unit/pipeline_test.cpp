@@ -141,7 +141,7 @@ TEST_F(PipelineTest, YamlReadsAllTopLevelKeys) {
   EXPECT_TRUE(config->steps[0].rawOptions.isNull());
   EXPECT_EQ(config->steps[0].where.toString(), "cfg.yaml:7:5");
   EXPECT_EQ(config->steps[1].rawOptions.find("max_size")->asInt(), 64);
-  EXPECT_EQ(config->steps[1].rawOptions.find("max_size")->where().toString(), "cfg.yaml:8:31");
+  EXPECT_EQ(config->steps[1].rawOptions.find("max_size")->where().toString(), "cfg.yaml:8:32");
   EXPECT_EQ(config->steps[2].name, "eliminate-dead-code");
   EXPECT_TRUE(config->steps[2].rawOptions.isNull());
   EXPECT_EQ(config->steps[3].where.toString(), "cfg.yaml:10:5");
@@ -304,7 +304,7 @@ TEST_F(PipelineTest, MultipleValidationProblemsReportedTogether) {
             "cfg.yaml:4:32: step 'fold-constants': option 'max_size' must be at least 0, got -1\n"
             "cfg.yaml:4:45: step 'fold-constants': option 'maxsize' is unknown (did you mean 'max_size'?); known "
             "options: max_size\n"
-            "cfg.yaml:5:29: step 'save-onnx': option 'opset' must be between 13 and 18, got 19\n"
+            "cfg.yaml:5:24: step 'save-onnx': option 'opset' must be between 13 and 18, got 19\n"
             "cfg.yaml:5:16: step 'save-onnx': option 'path' is required but missing (add `path: <string>`)\n"
             "cfg.yaml:6:16: step 'save-onnx': path 'out/model.pb' should end in .onnx");
 }
@@ -359,10 +359,10 @@ TEST_F(PipelineTest, FixpointProblems) {
       "pipeline:\n"
       "  - fixpoint: {max_iterations: 0, steps: [fold-constnts], max_iter: 2}\n");
   EXPECT_EQ(message,
-            "cfg.yaml:3:33: fixpoint group: option 'max_iterations' must be between 1 and 100000, got 0\n"
-            "cfg.yaml:3:67: fixpoint group: option 'max_iter' is unknown (did you mean 'max_iterations'?); known "
+            "cfg.yaml:3:32: fixpoint group: option 'max_iterations' must be between 1 and 100000, got 0\n"
+            "cfg.yaml:3:69: fixpoint group: option 'max_iter' is unknown (did you mean 'max_iterations'?); known "
             "options: max_iterations\n"
-            "cfg.yaml:3:44: unknown step 'fold-constnts' (did you mean 'fold-constants'?); run `torchport passes` to "
+            "cfg.yaml:3:43: unknown step 'fold-constnts' (did you mean 'fold-constants'?); run `torchport passes` to "
             "list steps, or load the plugin that provides it");
 }
 
@@ -387,7 +387,7 @@ TEST(PipelineText, ParsesStepsOptionsAndGroups) {
   EXPECT_TRUE(b.rawOptions.find("list")->asList()[1].isInt());
   EXPECT_EQ(b.rawOptions.find("list")->asList()[1].asInt(), -2);
   EXPECT_TRUE(b.rawOptions.find("list")->asList()[2].isFloat());
-  EXPECT_EQ(b.rawOptions.find("list")->where().toString(), "<pipeline>:1:14");
+  EXPECT_EQ(b.rawOptions.find("list")->where().toString(), "<pipeline>:1:15");
   EXPECT_EQ(b.rawOptions.find("k")->where().toString(), "<pipeline>:1:8");
   const PipelineStep& group = (*steps)[2];
   EXPECT_EQ(group.name, "fixpoint");
@@ -447,7 +447,7 @@ TEST_F(PipelineTest, YamlPipelineStringsUseTheTextGrammar) {
       "pipeline: \"fold-constants{max_size=2},eliminate-dead-code\"\n");
   ASSERT_TRUE(config) << config.status().message();
   ASSERT_EQ(config->steps.size(), 2u);
-  EXPECT_EQ(config->steps[1].where.toString(), "cfg.yaml:2:40");
+  EXPECT_EQ(config->steps[1].where.toString(), "cfg.yaml:2:39");
   EXPECT_EQ(config->steps[0].rawOptions.find("max_size")->where().toString(), "cfg.yaml:2:36");
 
   auto items = parse("torchport: 1\npipeline:\n  - fixpoint(fold-constants, eliminate-dead-code)\n  - a{k=}\n");
@@ -462,7 +462,7 @@ TEST_F(PipelineTest, TextStepsValidateLikeYamlSteps) {
   ASSERT_FALSE(status.isOk());
   EXPECT_EQ(status.message(),
             "--passes:1:25: step 'fold-constants': option 'max_size' must be int, got string 'x'\n"
-            "--passes:1:61: unknown step 'dead-code' (did you mean 'eliminate-dead-code'?); run `torchport passes` "
+            "--passes:1:60: unknown step 'dead-code' (did you mean 'eliminate-dead-code'?); run `torchport passes` "
             "to list steps, or load the plugin that provides it");
   EXPECT_NE(steps.value()[1].exporter, nullptr);
 }

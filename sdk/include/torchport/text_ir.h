@@ -6,7 +6,7 @@
 //     %w = const f32[64,3,7,7] @"conv1.weight"                 # tensor const, data elided
 //     %b = const f32[2] dense<[1.0, 2.0]>                       # tensor const with data
 //     %k = const int 3
-//     %l = const list<int> [1, 2]
+//     %l = const list<int> [1,2]
 //     %1: f32[batch,64,112,112] = aten::conv2d(%input, %w, %b) {stride=[2,2]}  # conv1 loc("m.py:42")
 //     prim::Print(%1)                                           # no outputs
 //     %y: f32[2] = prim::If(%c) {then=graph @then() -> (%t) {
@@ -30,12 +30,13 @@
 //              | VALUE '=' 'const' type ['@'NAME] [literal] [provenance]
 //                One node per line (a nested graph attribute continues over its lines).
 //                `()` is always written, even without inputs.
-//   KIND      := word containing "::" (aten::conv2d, com.example::FancyAct) | STRING
+//   KIND      := WORD | STRING, qualified: non-empty domain and name around the first "::"
+//                (aten::conv2d, com.example::FancyAct, "my ops::odd kind")
 //   attrs     := '{' name '=' attr {',' name '=' attr} '}'     name := WORD | STRING
 //   attr      := INT                              int
 //              | FLOAT                            float (always has '.', 'e', inf or nan)
 //              | STRING                           string
-//              | '[' INT {',' INT} ']'            ints
+//              | '[' INT {',' INT} ']'            ints (printed compact like dims: [2,2])
 //              | '[' FLOAT {',' FLOAT} ']'        floats [ints and floats mixed: floats]
 //              | '[' STRING {',' STRING} ']'      strings
 //              | 'ints[]' | 'floats[]' | 'strings[]'   empty lists keep their kind
@@ -53,7 +54,7 @@
 //                                           shape, defined dtype); no dense<>: data elided
 //     const int 3 | const float 0.5 | const bool true | const str "s" | const device "cpu"
 //     const none                            no `value` attribute
-//     const list<int> [1, 2] | list<float> [0.5] | list<bool> [true] | list<str> ["a"]
+//     const list<int> [1,2] | list<float> [0.5, 1.0] | list<bool> [true] | list<str> ["a"]
 //   bool values are stored as int 0/1. Any other constant (type not matching the value,
 //   extra attributes, inputs...) prints in the generic form:
 //     %x: T = prim::Constant() {value=..., ...}

@@ -8,6 +8,13 @@
 #include "torchport/host/plugin_host.h"
 #include "torchport/torchport.h"
 
+namespace {
+class StderrDiagnostics final : public torchport::Diagnostics {
+ public:
+  void log(torchport::LogLevel, std::string_view message) override { std::cerr << message << '\n'; }
+};
+}  // namespace
+
 int main(int argc, char** argv) {
   if (argc != 3) {
     std::cerr << "usage: loader_check <plugin file> <pass name>\n";
@@ -34,7 +41,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   torchport::Graph graph;
-  torchport::SpdlogDiagnostics diagnostics;
+  StderrDiagnostics diagnostics;
   torchport::NullProgress progress;
   torchport::PassContext context(registry, diagnostics, progress);
   if (torchport::Status status = pass->run(graph, context); !status.isOk()) {

@@ -1,0 +1,66 @@
+// Shared by the translation units that include LibTorch (keep it to these few: each
+// costs seconds of compile time). Deliberately includes only the JIT IR and module
+// headers, not <torch/script.h>.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <torch/csrc/jit/api/module.h>
+#include <torch/csrc/jit/ir/ir.h>
+
+#include "import_options.h"
+#include "torchport/ir.h"
+#include "torchport/registry.h"
+#include "torchport/status.h"
+
+namespace torchport::torchscript {
+
+// torchport types of JIT values, as learnt by shape inference.
+using JitTypeMap = std::unordered_map<const torch::jit::Value*, Type>;
+
+// A JIT graph prepared for conversion: frozen, cleaned up, `self` resolved, inputs and
+// outputs flattened, plus what the converter needs to name things.
+struct PreparedGraph {
+  std::shared_ptr<torch::jit::Graph> graph;
+  std::vector<std::string> inputNames;   // one per graph input
+  std::vector<Type> inputTypes;          // one per graph input
+  std::vector<std::string> outputNames;  // one per graph output ("output", "output.0", ...)
+  // Constants that hold a parameter or buffer: the attribute path ("layer1.0.conv1.weight").
+  std::unordered_map<const torch::jit::Value*, std::string> paramNames;
+  std::string fileName;  // for messages
+};
+
+// ---- types (graph_converter.cpp) ----
+std::optional<DType> dtypeFromScalarType(c10::ScalarType scalarType);
+// Maps a JIT type: tensors keep whatever dtype / rank / sizes the JIT knows.
+Type typeFromJit(const c10::TypePtr& type);
+
+// ---- provenance (graph_converter.cpp) ----
+// Module path from the inlined call stack (or the tracer's scope) and "file:line" of the
+// Python source the node came from, when recorded.
+Provenance provenanceOf(const torch::jit::Node* node);
+// "aten::foo at layer1.0 (model.py:3)" for error messages about JIT nodes.
+std::string describeJitNode(const torch::jit::Node* node);
+
+// ---- shape inference (shape_inference.cpp) ----
+// Runs `graph` twice on shape-only tensors built from `inputs` (one declaration per graph
+// input; symbols get different sizes in each run) and returns the types of every tensor
+// value it saw: a dim equal in both runs is static, one that follows exactly one input
+// symbol becomes that symbol, anything else is unknown. Values it could not observe (an
+// untaken branch) are absent. Failure to run is not an error: the returned map is empty
+// and the reason is logged.
+JitTypeMap inferTypesByExecution(torch::jit::Graph& graph, const std::vector<InputDeclaration>& inputs,
+                                 Diagnostics& diagnostics);
+
+// ---- conversion (graph_converter.cpp) ----
+// Builds the torchport graph. Values without an entry in `inferred` take their JIT type.
+Expected<std::unique_ptr<Graph>> convertJitGraph(const PreparedGraph& prepared, const JitTypeMap& inferred);
+
+// First line of a LibTorch exception message (they carry long C++ backtraces).
+std::string firstLineOf(const std::exception& error);
+
+}  // namespace torchport::torchscript

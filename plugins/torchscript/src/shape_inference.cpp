@@ -1,0 +1,462 @@
+// Shape and dtype inference by execution on meta tensors.
+//
+// Why execution: LibTorch 1.13's static passes are not enough for conversion. The legacy
+// PropagateInputShapes gives only ranks for convolutions (so flatten/linear lose even
+// those) and hits internal asserts on scripted torchvision models; the symbolic shape
+// pass is marked work-in-progress and has no formula for aten::_convolution (what traced
+// convs are). Running the graph instead asks every kernel for its real output shape, on
+// tensors of the `Meta` device, which carry sizes and dtypes but no data, so a run costs
+// no FLOPs and no activation memory.
+//
+// Run twice with different sizes substituted for each symbolic input dim (7 and 11 for the
+// first symbol, 13 and 17 for the next...): a dim equal in both runs is static; one that
+// equals the substitutes of exactly one symbol in both runs is that symbol; anything else
+// (batch * 2, a data-dependent size) is unknown.
+//
+// Ops without a meta kernel run on CPU instead, on zero-filled inputs of the same shape
+// (small constants keep their real values, data-dependent ops like aten::Bool see zeros).
+// aten::_convolution (traced convs) has no meta kernel but aten::convolution, with the same
+// leading arguments, has one: it stands in, so traced CNNs never compute real convolutions.
+#include <ATen/ops/convolution.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/empty_strided.h>
+#include <ATen/ops/zeros.h>
+#include <c10/core/GradMode.h>
+
+#include <functional>
+#include <map>
+#include <set>
+
+#include "jit_bridge.h"
+
+namespace torchport::torchscript {
+
+namespace jit = torch::jit;
+
+namespace {
+
+// CPU tensors up to this many elements keep their data (shape arithmetic, index tensors);
+// bigger ones become meta tensors.
+constexpr int64_t kKeepDataElements = 4096;
+// Guards against loops that would run (nearly) forever with substituted sizes.
+constexpr size_t kMaxExecutedNodes = 2'000'000;
+
+std::optional<c10::ScalarType> scalarTypeFromDType(DType dtype) {
+  switch (dtype) {
+    case DType::F32: return c10::ScalarType::Float;
+    case DType::F64: return c10::ScalarType::Double;
+    case DType::F16: return c10::ScalarType::Half;
+    case DType::BF16: return c10::ScalarType::BFloat16;
+    case DType::I8: return c10::ScalarType::Char;
+    case DType::I16: return c10::ScalarType::Short;
+    case DType::I32: return c10::ScalarType::Int;
+    case DType::I64: return c10::ScalarType::Long;
+    case DType::U8: return c10::ScalarType::Byte;
+    case DType::Bool: return c10::ScalarType::Bool;
+    case DType::C64: return c10::ScalarType::ComplexFloat;
+    case DType::C128: return c10::ScalarType::ComplexDouble;
+    default: return std::nullopt;
+  }
+}
+
+// What one run saw of one value (loops may show it several times).
+struct Observation {
+  c10::ScalarType dtype = c10::ScalarType::Undefined;
+  std::vector<int64_t> sizes;  // -1: differed between loop iterations
+  bool rankVaries = false;
+  bool dtypeVaries = false;
+};
+using Observations = std::unordered_map<const jit::Value*, Observation>;
+
+// Sizes used for symbolic dims in one attempt: symbol k gets runA[k] in the first run and
+// runB[k] in the second. Distinct primes, so that derived sizes rarely fake a symbol.
+struct Substitution {
+  std::vector<std::string> symbols;  // "" for anonymous ('?') dims
+  std::vector<int64_t> runA, runB;
+};
+
+bool isPrime(int64_t n) {
+  if (n < 2) return false;
+  for (int64_t d = 2; d * d <= n; ++d) {
+    if (n % d == 0) return false;
+  }
+  return true;
+}
+
+Substitution makeSubstitution(std::vector<std::string> symbols, int64_t base) {
+  Substitution substitution;
+  substitution.symbols = std::move(symbols);
+  int64_t candidate = base;
+  auto nextPrime = [&] {
+    while (!isPrime(candidate)) ++candidate;
+    return candidate++;
+  };
+  for (size_t i = 0; i < substitution.symbols.size(); ++i) {
+    substitution.runA.push_back(nextPrime());
+    substitution.runB.push_back(nextPrime());
+  }
+  return substitution;
+}
+
+class ShapeRunError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+c10::IValue mapTensors(const c10::IValue& value, const std::function<at::Tensor(const at::Tensor&)>& fn) {
+  if (value.isTensor()) {
+    const at::Tensor& tensor = value.toTensor();
+    return tensor.defined() ? c10::IValue(fn(tensor)) : value;
+  }
+  if (value.isTensorList()) {
+    c10::List<at::Tensor> mapped;
+    for (const at::Tensor& tensor : value.toTensorVector()) mapped.push_back(tensor.defined() ? fn(tensor) : tensor);
+    return mapped;
+  }
+  if (value.isList()) {
+    c10::impl::GenericList source = value.toList();
+    c10::impl::GenericList mapped(source.elementType());
+    for (const c10::IValue& element : source) mapped.push_back(mapTensors(element, fn));
+    return mapped;
+  }
+  if (value.isTuple()) {
+    std::vector<c10::IValue> elements;
+    for (const c10::IValue& element : value.toTupleRef().elements()) elements.push_back(mapTensors(element, fn));
+    return c10::ivalue::Tuple::create(std::move(elements));
+  }
+  return value;
+}
+
+bool anyTensor(const c10::IValue& value, const std::function<bool(const at::Tensor&)>& predicate) {
+  bool found = false;
+  mapTensors(value, [&](const at::Tensor& tensor) {
+    found = found || predicate(tensor);
+    return tensor;
+  });
+  return found;
+}
+
+at::Tensor toMeta(const at::Tensor& tensor) {
+  if (tensor.is_meta()) return tensor;
+  return at::empty_strided(tensor.sizes(), tensor.strides(), tensor.options().device(c10::kMeta));
+}
+
+// Big CPU results become meta tensors so that later ops stay cheap.
+at::Tensor shrink(const at::Tensor& tensor) {
+  return tensor.device().is_cpu() && tensor.numel() > kKeepDataElements ? toMeta(tensor) : tensor;
+}
+
+class MetaInterpreter {
+ public:
+  explicit MetaInterpreter(Observations& observations) : observations_(observations) {}
+
+  void run(jit::Graph& graph, const std::vector<c10::IValue>& inputs) {
+    for (size_t i = 0; i < inputs.size(); ++i) bind(graph.inputs()[i], inputs[i]);
+    runBlock(graph.block());
+  }
+
+ private:
+  void bind(const jit::Value* value, c10::IValue ivalue) {
+    if (ivalue.isTensor() && ivalue.toTensor().defined()) {
+      const at::Tensor& tensor = ivalue.toTensor();
+      Observation seen{tensor.scalar_type(), std::vector<int64_t>(tensor.sizes().begin(), tensor.sizes().end())};
+      auto [it, fresh] = observations_.emplace(value, seen);
+      if (!fresh) merge(it->second, seen);
+    }
+    env_[value] = std::move(ivalue);
+  }
+
+  static void merge(Observation& into, const Observation& seen) {
+    if (into.dtype != seen.dtype) into.dtypeVaries = true;
+    if (into.sizes.size() != seen.sizes.size()) {
+      into.rankVaries = true;
+      return;
+    }
+    for (size_t d = 0; d < into.sizes.size(); ++d) {
+      if (into.sizes[d] != seen.sizes[d]) into.sizes[d] = -1;
+    }
+  }
+
+  const c10::IValue& valueOf(const jit::Value* value) const {
+    auto it = env_.find(value);
+    if (it == env_.end()) throw ShapeRunError("value %" + value->debugName() + " has not been computed");
+    return it->second;
+  }
+
+  void runBlock(jit::Block* block) {
+    for (jit::Node* node : block->nodes()) {
+      if (++executed_ > kMaxExecutedNodes) {
+        throw ShapeRunError("gave up after executing " + std::to_string(kMaxExecutedNodes) + " nodes (a long loop?)");
+      }
+      runNode(node);
+    }
+  }
+
+  void runNode(jit::Node* node) {
+    const c10::Symbol kind = node->kind();
+    if (kind == c10::prim::Constant) {
+      c10::IValue value = *jit::toIValue(node->output());
+      bind(node->output(), mapTensors(value, shrinkConstant));
+      return;
+    }
+    if (kind == c10::prim::If) {
+      const bool condition = valueOf(node->input()).toBool();
+      jit::Block* branch = node->blocks()[condition ? 0 : 1];
+      runBlock(branch);
+      for (size_t i = 0; i < node->outputs().size(); ++i) bind(node->outputs()[i], valueOf(branch->outputs()[i]));
+      return;
+    }
+    if (kind == c10::prim::Loop) {
+      runLoop(node);
+      return;
+    }
+    std::vector<c10::IValue> results = execute(node);
+    for (size_t i = 0; i < node->outputs().size(); ++i) {
+      bind(node->outputs()[i], mapTensors(results[i], shrink));
+    }
+  }
+
+  static at::Tensor shrinkConstant(const at::Tensor& tensor) { return shrink(tensor); }
+
+  void runLoop(jit::Node* node) {
+    jit::Block* body = node->blocks()[0];
+    const int64_t maxTrips = valueOf(node->inputs()[0]).toInt();
+    bool condition = valueOf(node->inputs()[1]).toBool();
+    std::vector<c10::IValue> carried;
+    for (size_t i = 2; i < node->inputs().size(); ++i) carried.push_back(valueOf(node->inputs()[i]));
+    for (int64_t trip = 0; condition && trip < maxTrips; ++trip) {
+      bind(body->inputs()[0], c10::IValue(trip));
+      for (size_t i = 0; i < carried.size(); ++i) bind(body->inputs()[i + 1], carried[i]);
+      runBlock(body);
+      condition = valueOf(body->outputs()[0]).toBool();
+      for (size_t i = 0; i < carried.size(); ++i) carried[i] = valueOf(body->outputs()[i + 1]);
+    }
+    for (size_t i = 0; i < node->outputs().size(); ++i) bind(node->outputs()[i], carried.at(i));
+  }
+
+  std::vector<c10::IValue> invoke(jit::Node* node, const std::vector<c10::IValue>& inputs) {
+    jit::Stack stack(inputs.begin(), inputs.end());
+    node->getOperation()(stack);
+    if (stack.size() != node->outputs().size()) {
+      throw ShapeRunError(std::string(node->kind().toQualString()) + " left " + std::to_string(stack.size()) +
+                          " values, expected " + std::to_string(node->outputs().size()));
+    }
+    return std::vector<c10::IValue>(stack.begin(), stack.end());
+  }
+
+  std::vector<c10::IValue> execute(jit::Node* node) {
+    std::vector<c10::IValue> inputs;
+    for (const jit::Value* input : node->inputs()) inputs.push_back(valueOf(input));
+    try {
+      return invoke(node, inputs);
+    } catch (const std::exception&) {
+      // fall through to the alternatives below
+    }
+    // aten::_convolution (what tracing records) has no meta kernel; aten::convolution
+    // takes the same first nine arguments and computes the same shape.
+    if (node->kind() == c10::Symbol::fromQualString("aten::_convolution") && inputs.size() >= 9 &&
+        anyTensor(inputs[0], [](const at::Tensor& t) { return t.is_meta(); })) {
+      try {
+        auto meta = [](const c10::IValue& v) { return mapTensors(v, toMeta); };
+        at::Tensor input = meta(inputs[0]).toTensor();
+        at::Tensor weight = meta(inputs[1]).toTensor();
+        c10::optional<at::Tensor> bias;
+        if (inputs[2].isTensor()) bias = meta(inputs[2]).toTensor();
+        return {c10::IValue(at::convolution(input, weight, bias, inputs[3].toIntVector(), inputs[4].toIntVector(),
+                                            inputs[5].toIntVector(), inputs[6].toBool(), inputs[7].toIntVector(),
+                                            inputs[8].toInt()))};
+      } catch (const std::exception&) {
+      }
+    }
+    // Mixed meta/CPU inputs: move everything to meta (cheap) and retry.
+    const bool hasMeta = std::any_of(inputs.begin(), inputs.end(), [](const c10::IValue& v) {
+      return anyTensor(v, [](const at::Tensor& t) { return t.is_meta(); });
+    });
+    const bool hasCpu = std::any_of(inputs.begin(), inputs.end(), [](const c10::IValue& v) {
+      return anyTensor(v, [](const at::Tensor& t) { return !t.is_meta() && t.dim() > 0; });
+    });
+    if (hasMeta && hasCpu) {
+      std::vector<c10::IValue> metaInputs;
+      for (const c10::IValue& input : inputs) metaInputs.push_back(mapTensors(input, toMeta));
+      try {
+        return invoke(node, metaInputs);
+      } catch (const std::exception&) {
+      }
+    }
+    // No meta kernel (or a data-dependent op): run on CPU with zeros of the right shape.
+    std::vector<c10::IValue> cpuInputs;
+    for (const c10::IValue& input : inputs) {
+      cpuInputs.push_back(mapTensors(input, [](const at::Tensor& t) {
+        return t.is_meta() ? at::zeros(t.sizes(), t.options().device(c10::kCPU)) : t;
+      }));
+    }
+    try {
+      return invoke(node, cpuInputs);
+    } catch (const std::exception& error) {
+      throw ShapeRunError(describeJitNode(node) + ": " + firstLineOf(error));
+    }
+  }
+
+  Observations& observations_;
+  std::unordered_map<const jit::Value*, c10::IValue> env_;
+  size_t executed_ = 0;
+};
+
+// Example inputs for one run: tensors on meta with substituted sizes, scalars from
+// `value:` or a harmless default. nullopt (with the reason) when an input cannot be made.
+std::optional<std::vector<c10::IValue>> makeInputs(const jit::Graph& graph, const std::vector<InputDeclaration>& inputs,
+                                                   const Substitution& substitution, bool runA, std::string& reason) {
+  std::vector<c10::IValue> values;
+  size_t anonymous = 0;
+  auto substitute = [&](const Dim& dim) -> int64_t {
+    if (dim.isKnown()) return dim.size();
+    const auto& sizes = runA ? substitution.runA : substitution.runB;
+    if (dim.isSymbol()) {
+      for (size_t k = 0; k < substitution.symbols.size(); ++k) {
+        if (substitution.symbols[k] == dim.symbolName()) return sizes[k];
+      }
+    }
+    // Anonymous dims come after the named symbols, in order of appearance.
+    size_t named = 0;
+    for (const std::string& symbol : substitution.symbols) named += symbol.empty() ? 0 : 1;
+    return sizes.at(named + anonymous++);
+  };
+  for (size_t i = 0; i < graph.inputs().size(); ++i) {
+    const jit::Value* input = graph.inputs()[i];
+    const InputDeclaration* declaration = i < inputs.size() ? &inputs[i] : nullptr;
+    const c10::TypePtr& type = input->type();
+    if (type->kind() == c10::TypeKind::TensorType) {
+      if (declaration == nullptr || !declaration->shape) {
+        reason = "input '" + (declaration ? declaration->name : input->debugName()) +
+                 "' has no shape (declare it under input: inputs:)";
+        return std::nullopt;
+      }
+      std::vector<int64_t> sizes;
+      for (const Dim& dim : *declaration->shape) sizes.push_back(substitute(dim));
+      auto scalarType = scalarTypeFromDType(declaration->dtype.value_or(DType::F32));
+      if (!scalarType) {
+        reason = "input '" + declaration->name + "' has an element type LibTorch cannot create";
+        return std::nullopt;
+      }
+      values.emplace_back(at::empty(sizes, at::TensorOptions().dtype(*scalarType).device(c10::kMeta)));
+      continue;
+    }
+    const OptionValue* example = declaration && declaration->value ? &*declaration->value : nullptr;
+    switch (type->kind()) {
+      case c10::TypeKind::IntType: values.emplace_back(example && example->isInt() ? example->asInt() : int64_t{1}); break;
+      case c10::TypeKind::FloatType: values.emplace_back(example && !example->isBool() ? example->asFloat() : 1.0); break;
+      case c10::TypeKind::BoolType: values.emplace_back(example && example->isBool() ? example->asBool() : false); break;
+      case c10::TypeKind::NoneType:
+      case c10::TypeKind::OptionalType: values.emplace_back(); break;
+      default:
+        reason = "input '" + input->debugName() + "' of type " + type->repr_str() + " cannot be made up";
+        return std::nullopt;
+    }
+  }
+  return values;
+}
+
+Dim mergeDim(int64_t a, int64_t b, const Substitution& substitution) {
+  if (a < 0 || b < 0) return Dim::unknown();
+  if (a == b) return Dim::known(a);
+  const std::string* match = nullptr;
+  size_t matches = 0;
+  for (size_t k = 0; k < substitution.symbols.size(); ++k) {
+    if (substitution.runA[k] == a && substitution.runB[k] == b) {
+      match = &substitution.symbols[k];
+      ++matches;
+    }
+  }
+  return matches == 1 && !match->empty() ? Dim::symbol(*match) : Dim::unknown();
+}
+
+DType dtypeOf(const Observation& observation) {
+  if (observation.dtypeVaries) return DType::Undefined;
+  return dtypeFromScalarType(observation.dtype).value_or(DType::Undefined);
+}
+
+JitTypeMap mergeRuns(const Observations& runA, const Observations* runB, const Substitution& substitution) {
+  JitTypeMap types;
+  for (const auto& [value, a] : runA) {
+    if (a.rankVaries) {
+      types[value] = Type::tensor(dtypeOf(a));
+      continue;
+    }
+    const Observation* b = nullptr;
+    if (runB != nullptr) {
+      auto it = runB->find(value);
+      if (it != runB->end()) b = &it->second;
+    }
+    std::vector<Dim> dims;
+    if (runB == nullptr) {  // no symbols: a single run is exact
+      for (int64_t size : a.sizes) dims.push_back(size < 0 ? Dim::unknown() : Dim::known(size));
+      types[value] = Type::tensor(dtypeOf(a), std::move(dims));
+      continue;
+    }
+    if (b == nullptr || b->rankVaries || b->sizes.size() != a.sizes.size()) {
+      // Seen in one run only (another branch was taken in the other): rank only.
+      types[value] = b == nullptr || b->sizes.size() == a.sizes.size()
+                         ? Type::tensor(dtypeOf(a), std::vector<Dim>(a.sizes.size(), Dim::unknown()))
+                         : Type::tensor(dtypeOf(a));
+      continue;
+    }
+    for (size_t d = 0; d < a.sizes.size(); ++d) dims.push_back(mergeDim(a.sizes[d], b->sizes[d], substitution));
+    DType dtype = dtypeOf(a) == dtypeOf(*b) ? dtypeOf(a) : DType::Undefined;
+    types[value] = Type::tensor(dtype, std::move(dims));
+  }
+  return types;
+}
+
+}  // namespace
+
+JitTypeMap inferTypesByExecution(jit::Graph& graph, const std::vector<InputDeclaration>& inputs,
+                                 Diagnostics& diagnostics) {
+  // Symbols in order of first appearance, then one anonymous entry per '?' dim.
+  std::vector<std::string> symbols;
+  size_t anonymous = 0;
+  for (const InputDeclaration& declaration : inputs) {
+    if (!declaration.shape) continue;
+    for (const Dim& dim : *declaration.shape) {
+      if (dim.isSymbol() && std::find(symbols.begin(), symbols.end(), dim.symbolName()) == symbols.end()) {
+        symbols.push_back(dim.symbolName());
+      } else if (dim.isUnknown()) {
+        ++anonymous;
+      }
+    }
+  }
+  symbols.insert(symbols.end(), anonymous, std::string());
+  const bool symbolic = !symbols.empty();
+
+  // Small sizes first (cheap, and rarely coincide with real dims); bigger ones for models
+  // whose kernels need a minimum size (large convolution windows...).
+  std::string failure;
+  for (int64_t base : {7, 97, 227}) {
+    Substitution substitution = makeSubstitution(symbols, base);
+    std::string reason;
+    auto inputsA = makeInputs(graph, inputs, substitution, true, reason);
+    if (!inputsA) {
+      diagnostics.info("torchscript: shapes left unknown: " + reason);
+      return {};
+    }
+    try {
+      c10::NoGradGuard noGrad;
+      Observations runA;
+      MetaInterpreter(runA).run(graph, *inputsA);
+      if (!symbolic) return mergeRuns(runA, nullptr, substitution);
+      Observations runB;
+      auto inputsB = makeInputs(graph, inputs, substitution, false, reason);
+      MetaInterpreter(runB).run(graph, *inputsB);
+      return mergeRuns(runA, &runB, substitution);
+    } catch (const std::exception& error) {
+      failure = firstLineOf(error);
+      diagnostics.debug("torchscript: shape inference with symbol sizes from " + std::to_string(base) +
+                        " failed: " + failure);
+      if (!symbolic) break;  // other sizes would not change anything
+    }
+  }
+  diagnostics.warn("torchscript: could not run the graph to infer shapes (" + failure +
+                   "); values keep the types TorchScript declares (often unknown shapes)");
+  return {};
+}
+
+}  // namespace torchport::torchscript

@@ -1,0 +1,553 @@
+// The TorchScript importer: load, freeze, clean up, flatten the interface, infer shapes,
+// convert. See torchscript_importer.h for the contract and README.md for the choices.
+#include <caffe2/serialize/inline_container.h>
+#include <torch/csrc/jit/passes/constant_propagation.h>
+#include <torch/csrc/jit/passes/dead_code_elimination.h>
+#include <torch/csrc/jit/passes/freeze_module.h>
+#include <torch/csrc/jit/passes/inliner.h>
+#include <torch/csrc/jit/passes/lower_tuples.h>
+#include <torch/csrc/jit/passes/remove_mutation.h>
+#include <torch/csrc/jit/serialization/import.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <set>
+
+#include "jit_bridge.h"
+#include "torchport/files.h"
+#include "torchscript_importer.h"
+
+namespace torchport::torchscript {
+
+namespace jit = torch::jit;
+namespace fs = std::filesystem;
+
+namespace {
+
+OptionValue boolValue(bool value) { return OptionValue(OptionValue::Data(std::in_place_type<bool>, value)); }
+OptionValue intValue(int64_t value) { return OptionValue(OptionValue::Data(std::in_place_type<int64_t>, value)); }
+
+// ---------------------------------------------------------------------------------------
+// 0. What kind of file is it? (before LibTorch tries, for clear refusals)
+// ---------------------------------------------------------------------------------------
+struct ArchiveFacts {
+  bool savedOnAccelerator = false;  // some storage was saved from a CUDA/MPS device
+};
+
+bool contains(std::string_view haystack, std::string_view needle) { return haystack.find(needle) != std::string_view::npos; }
+
+// Storage locations are pickled as strings ('cuda:0') next to each tensor's persistent id:
+// BINUNICODE ('X' + 4-byte length) or SHORT_BINUNICODE (0x8c + 1-byte length). Matching
+// the opcode and the length avoids flagging attribute names that merely contain "cuda".
+bool mentionsAcceleratorLocation(std::string_view pickle) {
+  for (std::string_view device : {"cuda", "mps", "xpu"}) {
+    for (size_t at = pickle.find(device); at != std::string_view::npos; at = pickle.find(device, at + 1)) {
+      size_t end = at + device.size();
+      if (end < pickle.size() && pickle[end] == ':') {
+        ++end;
+        while (end < pickle.size() && std::isdigit(static_cast<unsigned char>(pickle[end])) != 0) ++end;
+      }
+      const size_t length = end - at;
+      if (at >= 5 && pickle[at - 5] == 'X') {
+        uint32_t encoded = 0;
+        std::memcpy(&encoded, pickle.data() + at - 4, 4);  // little-endian, as pickle writes it
+        if (encoded == length) return true;
+      }
+      if (at >= 2 && static_cast<unsigned char>(pickle[at - 2]) == 0x8c &&
+          static_cast<unsigned char>(pickle[at - 1]) == length) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+std::string readRecord(caffe2::serialize::PyTorchStreamReader& reader, const std::string& name) {
+  if (!reader.hasRecord(name)) return {};
+  auto [data, size] = reader.getRecord(name);
+  return std::string(static_cast<const char*>(data.get()), size);
+}
+
+std::string describeTorchSavePickle(std::string_view pickle) {
+  if (contains(pickle, "_modules") && contains(pickle, "_parameters")) {
+    return "a whole nn.Module pickled with torch.save(model). Loading it needs the model's Python class and would "
+           "run arbitrary pickle code, so torchport refuses it. Export the model as TorchScript instead "
+           "(torch.jit.script(model).save(\"model.pt\") or torch.jit.trace(model, example).save(\"model.pt\")), "
+           "or save model.state_dict()";
+  }
+  if (contains(pickle, "OrderedDict") || (pickle.size() > 2 && pickle[2] == '}')) {
+    return "a state_dict (or a checkpoint dictionary) saved with torch.save(): it holds weights but no graph. Export "
+           "the model with torch.jit.script(model).save(\"model.pt\") or torch.jit.trace(model, example).save(...), "
+           "and bind these weights onto that model by name if needed";
+  }
+  return "a torch.save() archive, not a TorchScript module. Save the model with torch.jit.script(model).save(...) or "
+         "torch.jit.trace(model, example).save(...)";
+}
+
+Expected<ArchiveFacts> inspectArchive(const fs::path& path) {
+  const std::string file = path.string();
+  TP_ASSIGN_OR_RETURN(std::vector<std::byte> head, readFileHead(path, 8));
+  const bool isZip = head.size() >= 4 && std::to_integer<char>(head[0]) == 'P' && std::to_integer<char>(head[1]) == 'K' &&
+                     std::to_integer<int>(head[2]) == 3 && std::to_integer<int>(head[3]) == 4;
+  if (!isZip) {
+    if (!head.empty() && std::to_integer<unsigned>(head[0]) == 0x80) {
+      return Status::input(file + ": is a Python pickle (the legacy torch.save format), not TorchScript. Re-export the "
+                           "model with torch.jit.script(model).save(\"model.pt\") or torch.jit.trace(...).save(...); "
+                           "a whole pickled nn.Module is refused because loading it would run pickle code");
+    }
+    return Status::input(file + ": is not a TorchScript file: TorchScript files are zip archives written by "
+                         "torch.jit.save (they start with 'PK'), this one is not a zip archive");
+  }
+  ArchiveFacts facts;
+  try {
+    caffe2::serialize::PyTorchStreamReader reader(file);
+    bool hasCode = false;
+    for (const std::string& record : reader.getAllRecords()) hasCode = hasCode || record.starts_with("code/");
+    const std::string data = readRecord(reader, "data.pkl");
+    if (!hasCode && !reader.hasRecord("constants.pkl")) {
+      if (!data.empty()) return Status::input(file + ": is " + describeTorchSavePickle(data));
+      return Status::input(file + ": is a zip archive but not a TorchScript module (it has no code/ folder and no "
+                           "constants.pkl); export the model with torch.jit.script(model).save(...) or "
+                           "torch.jit.trace(...).save(...)");
+    }
+    facts.savedOnAccelerator = mentionsAcceleratorLocation(data) || mentionsAcceleratorLocation(readRecord(reader, "constants.pkl"));
+  } catch (const std::exception& error) {
+    return Status::input(file + ": is not a readable TorchScript archive: " + firstLineOf(error));
+  }
+  return facts;
+}
+
+// ---------------------------------------------------------------------------------------
+// 2. JIT cleanup passes
+// ---------------------------------------------------------------------------------------
+bool blockRaises(const jit::Block* block) {
+  for (const jit::Node* node : block->nodes()) {
+    if (node->kind() == c10::prim::RaiseException) return true;
+  }
+  return false;
+}
+
+// An `if` with a branch that raises becomes an `if` on a constant that selects the other
+// branch (constant propagation then inlines it). Same effect as JIT's EliminateExceptions,
+// which however also pools equal constants (after freezing, that would merge equal-valued
+// weights such as a fresh BatchNorm's weight and running_var).
+void removeExceptionChecks(jit::Graph& graph, jit::Block* block) {
+  for (jit::Node* node : block->nodes()) {
+    for (jit::Block* inner : node->blocks()) removeExceptionChecks(graph, inner);
+    if (node->kind() != c10::prim::If) continue;
+    const bool thenRaises = blockRaises(node->blocks()[0]);
+    const bool elseRaises = blockRaises(node->blocks()[1]);
+    if (thenRaises == elseRaises) continue;
+    jit::WithInsertPoint insertPoint(node);
+    node->replaceInput(0, graph.insertConstant(!thenRaises));
+  }
+}
+
+// The cleanups that help conversion, in order. None of them pools constants.
+//  - Inline: freezing inlines already; this catches functions it left (cheap when none).
+//  - exception checks (option): BatchNorm's dim check, asserts; as torch.onnx does.
+//  - ConstantPropagationImmutableTypes: folds `if self.training`, `is None` tests and int
+//    arithmetic on constants, but never creates new tensor constants (which would lose
+//    parameter names and copy weights).
+//  - LowerSimpleTuples: tuples built and unpacked locally disappear.
+//  - RemoveListMutation / RemoveTensorMutation: in-place ops (relu_, add_, list append on
+//    fresh lists) become functional where alias analysis proves it safe.
+//  - EliminateDeadCode.
+void cleanUp(std::shared_ptr<jit::Graph>& graph, const ImportSettings& settings) {
+  jit::Inline(*graph);
+  if (settings.removeExceptionChecks) removeExceptionChecks(*graph, graph->block());
+  jit::ConstantPropagationImmutableTypes(graph);
+  jit::LowerSimpleTuples(graph);
+  jit::RemoveListMutation(graph);
+  jit::RemoveTensorMutation(graph);
+  jit::EliminateDeadCode(graph);
+}
+
+// ---------------------------------------------------------------------------------------
+// 3. Interface: flattened inputs and outputs with stable names
+// ---------------------------------------------------------------------------------------
+struct NamedValue {
+  std::string name;
+  jit::Value* value;
+};
+
+// Tuple/list/dict returned as such are unpacked: output.0, output.1.0, output.KEY.
+void flattenOutput(jit::Value* value, const std::string& name, std::vector<NamedValue>& leaves) {
+  jit::Node* producer = value->node();
+  const bool onlyReturned = value->uses().size() == 1;
+  if (onlyReturned && (producer->kind() == c10::prim::TupleConstruct || producer->kind() == c10::prim::ListConstruct)) {
+    for (size_t i = 0; i < producer->inputs().size(); ++i) {
+      flattenOutput(producer->inputs()[i], name + "." + std::to_string(i), leaves);
+    }
+    return;
+  }
+  if (onlyReturned && producer->kind() == c10::prim::DictConstruct) {
+    std::vector<std::string> keys;
+    for (size_t i = 0; i + 1 < producer->inputs().size(); i += 2) {
+      auto key = jit::toIValue(producer->inputs()[i]);
+      if (!key || !(key->isString() || key->isInt())) {
+        keys.clear();
+        break;
+      }
+      keys.push_back(key->isString() ? key->toStringRef() : std::to_string(key->toInt()));
+    }
+    if (keys.size() * 2 == producer->inputs().size()) {
+      for (size_t i = 0; i < keys.size(); ++i) flattenOutput(producer->inputs()[2 * i + 1], name + "." + keys[i], leaves);
+      return;
+    }
+  }
+  leaves.push_back({name, value});
+}
+
+std::vector<std::string> flattenOutputs(jit::Graph& graph) {
+  std::vector<NamedValue> leaves;
+  const size_t count = graph.outputs().size();
+  for (size_t i = 0; i < count; ++i) {
+    flattenOutput(graph.outputs()[i], count == 1 ? "output" : "output." + std::to_string(i), leaves);
+  }
+  while (!graph.outputs().empty()) graph.eraseOutput(0);
+  std::vector<std::string> names;
+  for (const NamedValue& leaf : leaves) {
+    graph.registerOutput(leaf.value);
+    names.push_back(leaf.name);
+  }
+  jit::EliminateDeadCode(graph.block());
+  return names;
+}
+
+// "x.1" -> "x": the JIT appends ".N" to keep debug names unique.
+std::string baseName(const jit::Value* value, size_t position) {
+  std::string name = value->hasDebugName() ? value->debugNameBase() : std::string();
+  return name.empty() ? "input_" + std::to_string(position) : name;
+}
+
+// Names of the leaves LowerAllTuples makes from an input of type `type` named `name`.
+void tupleLeafNames(const c10::TypePtr& type, const std::string& name, std::vector<std::string>& names) {
+  if (auto tuple = type->cast<c10::TupleType>()) {
+    for (size_t i = 0; i < tuple->elements().size(); ++i) {
+      tupleLeafNames(tuple->elements()[i], name + "." + std::to_string(i), names);
+    }
+    return;
+  }
+  names.push_back(name);
+}
+
+// A List[Tensor] argument that is only ever unpacked into N values becomes N inputs.
+// `index` is the graph input's position, `names` has no entry for `self` (input 0).
+bool flattenListInput(jit::Graph& graph, size_t index, const std::string& name, std::vector<std::string>& names) {
+  jit::Value* list = graph.inputs()[index];
+  std::optional<size_t> length;
+  for (const jit::Use& use : list->uses()) {
+    if (use.user->kind() != c10::prim::ListUnpack) return false;
+    if (length && *length != use.user->outputs().size()) return false;
+    length = use.user->outputs().size();
+  }
+  if (!length) return false;
+  const auto elementType = list->type()->expect<c10::ListType>()->getElementType();
+  std::vector<jit::Value*> elements;
+  for (size_t i = 0; i < *length; ++i) {
+    jit::Value* element = graph.insertInput(index + i, name + "_" + std::to_string(i));
+    element->setType(elementType);
+    elements.push_back(element);
+  }
+  std::vector<jit::Node*> unpacks;
+  for (const jit::Use& use : list->uses()) unpacks.push_back(use.user);
+  for (jit::Node* unpack : unpacks) {
+    for (size_t i = 0; i < *length; ++i) unpack->outputs()[i]->replaceAllUsesWith(elements[i]);
+    unpack->destroy();
+  }
+  graph.eraseInput(index + *length);
+  const auto position = names.begin() + static_cast<std::ptrdiff_t>(index - 1);
+  names.erase(position);
+  for (size_t i = 0; i < *length; ++i) {
+    names.insert(names.begin() + static_cast<std::ptrdiff_t>(index - 1 + i), name + "." + std::to_string(i));
+  }
+  return true;
+}
+
+// Flattens tuple and list-of-tensor arguments; returns one name per remaining input
+// (after `self`, which stays first).
+std::vector<std::string> flattenInputs(std::shared_ptr<jit::Graph>& graph, Diagnostics& diagnostics) {
+  std::vector<std::string> names;  // without self
+  std::vector<std::string> plain;
+  std::set<std::string> taken;
+  for (size_t i = 1; i < graph->inputs().size(); ++i) {
+    std::string name = baseName(graph->inputs()[i], i - 1);
+    if (!taken.insert(name).second) name = graph->inputs()[i]->debugName();
+    plain.push_back(name);
+  }
+  for (size_t i = 1; i < graph->inputs().size(); ++i) tupleLeafNames(graph->inputs()[i]->type(), plain[i - 1], names);
+
+  // LowerAllTuples throws on tuples it cannot remove and may leave the graph half-done:
+  // try it on a copy.
+  auto lowered = graph->copy();
+  try {
+    jit::LowerAllTuples(lowered);
+    graph = lowered;
+  } catch (const std::exception& error) {
+    diagnostics.debug("torchscript: tuples kept (LowerAllTuples: " + firstLineOf(error) + ")");
+    names = plain;
+  }
+  if (names.size() + 1 != graph->inputs().size()) names = plain;  // defensive: keep names aligned
+
+  for (size_t i = 1; i < graph->inputs().size(); ++i) {
+    const c10::TypePtr& type = graph->inputs()[i]->type();
+    if (auto list = type->cast<c10::ListType>(); list && list->getElementType()->kind() == c10::TypeKind::TensorType) {
+      const std::string name = names[i - 1];
+      if (flattenListInput(*graph, i, name, names)) continue;
+      diagnostics.warn("torchscript: input '" + name + "' is a list of tensors whose length the graph does not fix; "
+                       "it stays one list input");
+    }
+  }
+  return names;
+}
+
+// ---------------------------------------------------------------------------------------
+// 4. Parameters: `self.a.b.weight` reads become constants named after the attribute path
+// ---------------------------------------------------------------------------------------
+void collectNodes(jit::Block* block, c10::Symbol kind, std::vector<jit::Node*>& out) {
+  for (jit::Node* node : block->nodes()) {
+    if (node->kind() == kind) out.push_back(node);
+    for (jit::Block* inner : node->blocks()) collectNodes(inner, kind, out);
+  }
+}
+
+// Freezing was asked to keep parameters and buffers as attributes (preserveParameters):
+// its constant pooling would otherwise merge equal-valued tensors (a fresh BatchNorm's
+// weight and running_var are both all ones), losing their names. They are made constants
+// here, one per attribute path, hoisted to the top of the graph.
+// Returns the attribute path of each constant's tensor (keyed by TensorImpl: the Value*
+// of a constant may not survive later passes, the tensor object does).
+using ParameterPaths = std::unordered_map<const c10::TensorImpl*, std::string>;
+ParameterPaths resolveParameters(jit::Graph& graph, const jit::Module& frozen) {
+  ParameterPaths names;
+  if (graph.inputs().empty()) return names;
+  jit::Value* self = graph.inputs()[0];
+  std::vector<jit::Node*> reads;
+  collectNodes(graph.block(), c10::prim::GetAttr, reads);
+  std::map<std::string, jit::Value*> constants;
+  jit::Node* top = *graph.block()->nodes().begin();  // the return node when empty
+  for (jit::Node* read : reads) {
+    std::vector<std::string> path = {read->s(c10::attr::name)};
+    jit::Value* object = read->input();
+    while (object->node()->kind() == c10::prim::GetAttr) {
+      path.push_back(object->node()->s(c10::attr::name));
+      object = object->node()->input();
+    }
+    if (object != self) continue;
+    std::reverse(path.begin(), path.end());
+    c10::IValue value = frozen._ivalue();
+    std::string dotted;
+    for (const std::string& attribute : path) {
+      value = value.toObject()->getAttr(attribute);
+      dotted += (dotted.empty() ? "" : ".") + attribute;
+    }
+    if (value.isNone() && read->output()->type()->kind() == c10::TypeKind::OptionalType) {
+      jit::WithInsertPoint insertPoint(read);
+      read->output()->replaceAllUsesWith(graph.insertConstant(c10::IValue()));
+      continue;
+    }
+    if (!value.isTensor()) continue;
+    jit::Value*& constant = constants[dotted];
+    if (constant == nullptr) {
+      // Constants may not require grad; detach() shares the storage.
+      at::Tensor tensor = value.toTensor().detach();
+      jit::WithInsertPoint insertPoint(top);
+      constant = graph.insertConstant(tensor);
+      constant->setDebugName(dotted);
+      names[jit::toIValue(constant)->toTensor().unsafeGetTensorImpl()] = dotted;
+    }
+    read->output()->replaceAllUsesWith(constant);
+  }
+  jit::EliminateDeadCode(graph.block());
+  return names;
+}
+
+// Names of the live tensor constants: the attribute path resolveParameters recorded; else
+// a parameter or buffer of the loaded module sharing its memory; else the path freezing
+// put in the debug name of constants it made itself ("self.scale" for a plain attribute).
+std::unordered_map<const jit::Value*, std::string> nameConstants(jit::Graph& graph, const jit::Module& original,
+                                                                 const ParameterPaths& paths) {
+  std::unordered_map<const jit::Value*, std::string> names;
+  std::unordered_map<const void*, std::string> byData;
+  for (const auto& parameter : original.named_parameters(true)) byData.emplace(parameter.value.data_ptr(), parameter.name);
+  for (const auto& buffer : original.named_buffers(true)) byData.emplace(buffer.value.data_ptr(), buffer.name);
+  std::vector<jit::Node*> constants;
+  collectNodes(graph.block(), c10::prim::Constant, constants);
+  for (jit::Node* node : constants) {
+    const jit::Value* output = node->output();
+    if (output->type()->kind() != c10::TypeKind::TensorType) continue;
+    at::Tensor tensor = jit::toIValue(output)->toTensor();
+    if (auto path = paths.find(tensor.unsafeGetTensorImpl()); path != paths.end()) {
+      names[output] = path->second;
+      continue;
+    }
+    if (tensor.defined() && tensor.layout() == c10::kStrided && !tensor.is_quantized() && tensor.numel() > 0) {
+      auto it = byData.find(tensor.data_ptr());
+      if (it != byData.end() && it->second.size() > 0) {
+        names[output] = it->second;
+        continue;
+      }
+    }
+    if (output->hasDebugName() && output->debugNameBase().starts_with("self.")) {
+      names[output] = output->debugNameBase().substr(5);
+    }
+  }
+  return names;
+}
+
+// ---------------------------------------------------------------------------------------
+// 5. Input signature from `inputs:` (or the model)
+// ---------------------------------------------------------------------------------------
+Status applyInputDeclarations(const jit::Graph& graph, const ImportSettings& settings, const std::string& file,
+                              PreparedGraph& prepared, std::vector<InputDeclaration>& declarations) {
+  const size_t count = graph.inputs().size();
+  declarations.assign(count, InputDeclaration{});
+  for (size_t i = 0; i < count; ++i) declarations[i].name = prepared.inputNames[i];
+  if (!settings.inputs.empty() && settings.inputs.size() != count) {
+    std::string actual;
+    for (const std::string& name : prepared.inputNames) actual += (actual.empty() ? "" : ", ") + name;
+    return Status::input(settings.inputsWhere.toString() + ": inputs declares " + std::to_string(settings.inputs.size()) +
+                         " input(s) but the model's graph takes " + std::to_string(count) + " (" + actual + ") in " +
+                         file + "; declare every input, in this order (tuple arguments count one per element)");
+  }
+  for (size_t i = 0; i < count; ++i) {
+    const jit::Value* input = graph.inputs()[i];
+    const bool isTensor = input->type()->kind() == c10::TypeKind::TensorType;
+    if (settings.inputs.empty()) {
+      prepared.inputTypes.push_back(typeFromJit(input->type()));
+      continue;
+    }
+    InputDeclaration declaration = settings.inputs[i];
+    const std::string where = declaration.where.toString() + ": inputs." + declaration.name + ": ";
+    if (declaration.describesTensor() && !isTensor) {
+      return Status::input(where + "declares a tensor, but argument " + std::to_string(i + 1) + " ('" +
+                           prepared.inputNames[i] + "') of the model is " + input->type()->repr_str());
+    }
+    if (declaration.value && isTensor) {
+      return Status::input(where + "gives a scalar value, but argument " + std::to_string(i + 1) + " ('" +
+                           prepared.inputNames[i] + "') of the model is a tensor; give shape and dtype instead");
+    }
+    if (isTensor) {
+      if (declaration.shape && !declaration.dtype) declaration.dtype = DType::F32;
+      prepared.inputTypes.push_back(Type::tensor(declaration.dtype.value_or(DType::Undefined), declaration.shape));
+    } else {
+      prepared.inputTypes.push_back(typeFromJit(input->type()));
+    }
+    prepared.inputNames[i] = declaration.name;
+    declarations[i] = std::move(declaration);
+  }
+  std::set<std::string> seen;
+  for (const std::string& name : prepared.inputNames) {
+    if (!seen.insert(name).second) {
+      return Status::input(file + ": two graph inputs would both be named '" + name + "'; rename one under input: inputs:");
+    }
+  }
+  for (const std::string& output : prepared.outputNames) {
+    if (seen.count(output) > 0) {
+      return Status::input(file + ": input name '" + output + "' is also an output name; rename the input under input: inputs:");
+    }
+  }
+  return Status::ok();
+}
+
+Status checkSelfIsGone(jit::Graph& graph, const std::string& file) {
+  jit::Value* self = graph.inputs()[0];
+  if (self->uses().empty()) {
+    graph.eraseInput(0);
+    return Status::ok();
+  }
+  std::string message = file + ": the frozen graph still uses the module object:";
+  std::set<std::string> lines;
+  for (const jit::Use& use : self->uses()) {
+    std::string line = describeJitNode(use.user);
+    if (use.user->kind() == c10::prim::GetAttr) line += " reads attribute '" + use.user->s(c10::attr::name) + "'";
+    lines.insert(line);
+  }
+  for (const std::string& line : lines) message += "\n  " + line;
+  return Status::unsupported(message + "\nattributes that forward mutates, and interface-typed submodules, cannot be frozen; "
+                             "compute such state locally or call the concrete submodule");
+}
+
+Expected<PreparedGraph> prepare(const jit::Module& frozen, const jit::Module& original, const ImportSettings& settings,
+                                const std::string& file, PassContext& context,
+                                std::vector<InputDeclaration>& declarations) {
+  PreparedGraph prepared;
+  prepared.fileName = file;
+  // Work on a copy: the frozen module stays runnable for later steps.
+  prepared.graph = frozen.get_method(settings.method).graph()->copy();
+  std::shared_ptr<jit::Graph>& graph = prepared.graph;
+  cleanUp(graph, settings);
+  prepared.outputNames = flattenOutputs(*graph);
+  prepared.inputNames = flattenInputs(graph, context.diag());
+  const ParameterPaths paths = resolveParameters(*graph, frozen);
+  // Parameters are constants now: `if self.bias is not None` and the like fold.
+  jit::ConstantPropagationImmutableTypes(graph);
+  jit::LowerSimpleTuples(graph);
+  jit::EliminateDeadCode(graph);
+  TP_RETURN_IF_ERROR(checkSelfIsGone(*graph, file));
+  prepared.paramNames = nameConstants(*graph, original, paths);
+  TP_RETURN_IF_ERROR(applyInputDeclarations(*graph, settings, file, prepared, declarations));
+  return prepared;
+}
+
+}  // namespace
+
+Expected<std::unique_ptr<Graph>> importTorchScript(const fs::path& path, PassContext& context) {
+  TP_ASSIGN_OR_RETURN(ImportSettings settings, parseImportSettings(context.options()));
+  const std::string file = path.string();
+  TP_ASSIGN_OR_RETURN(ArchiveFacts facts, inspectArchive(path));
+
+  // 1. Load, mapping every storage to CPU.
+  auto original = std::make_shared<jit::Module>();
+  try {
+    *original = jit::load(file, c10::Device(c10::kCPU));
+  } catch (const std::exception& error) {
+    return Status::input(file + ": LibTorch could not load this TorchScript file: " + firstLineOf(error));
+  }
+  if (facts.savedOnAccelerator) {
+    context.diag().info("torchscript: " + file + " was saved with tensors on a GPU device; they were loaded to CPU");
+  }
+  context.report("torchscript.mapped_to_cpu", boolValue(facts.savedOnAccelerator));
+  if (!original->find_method(settings.method)) {
+    std::string methods;
+    for (const auto& method : original->get_methods()) methods += (methods.empty() ? "" : ", ") + method.name();
+    return Status::input(file + ": the module has no method '" + settings.method + "' (it has: " +
+                         (methods.empty() ? std::string("none") : methods) + "); set input: method:");
+  }
+
+  // 2. Freeze (inlines calls, folds non-tensor attributes such as `training`), keeping
+  //    parameters as attributes; see resolveParameters.
+  auto frozen = std::make_shared<jit::Module>();
+  try {
+    original->eval();
+    std::vector<std::string> preserved;
+    if (settings.method != "forward") preserved.push_back(settings.method);
+    *frozen = jit::freeze_module(*original, preserved, /*freezeInterfaces=*/true, /*preserveParameters=*/true);
+  } catch (const std::exception& error) {
+    return Status::unsupported(file + ": freezing the module failed: " + firstLineOf(error));
+  }
+  context.setState(kModuleStateKey, frozen);
+  context.setState("torchscript.original_module", original);
+
+  std::vector<InputDeclaration> declarations;
+  Expected<PreparedGraph> prepared = Status::internal("unreachable");
+  try {
+    prepared = prepare(*frozen, *original, settings, file, context, declarations);
+  } catch (const std::exception& error) {
+    return Status::unsupported(file + ": preparing the TorchScript graph failed in LibTorch: " + firstLineOf(error));
+  }
+  if (!prepared) return prepared.status();
+
+  JitTypeMap inferred;
+  if (settings.inferShapes) inferred = inferTypesByExecution(*prepared->graph, declarations, context.diag());
+  // Graph inputs keep their declared types (symbols named as the user wrote them).
+  for (const jit::Value* input : prepared->graph->inputs()) inferred.erase(input);
+
+  TP_ASSIGN_OR_RETURN(std::unique_ptr<Graph> graph, convertJitGraph(*prepared, inferred));
+  context.report("torchscript.parameters", intValue(static_cast<int64_t>(prepared->paramNames.size())));
+  return graph;
+}
+
+}  // namespace torchport::torchscript
