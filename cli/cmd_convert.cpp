@@ -182,7 +182,7 @@ Expected<PipelineConfig> buildConvertConfig(const ConvertArgs& args, const Regis
     if (!onnxOnly.empty()) {
       std::string flags;
       for (const std::string& flag : onnxOnly) flags += (flags.empty() ? "" : ", ") + flag;
-      return Status::usage(flags + " only apply to ONNX output, but '" + args.output + "' is written by " +
+      return Status::usage(flags + (onnxOnly.size() == 1 ? " only applies" : " only apply") + " to ONNX output, but '" + args.output + "' is written by " +
                            exporter->info.name + " (" + exporter->format + ")");
     }
   }

@@ -119,6 +119,28 @@ OptionValue stepToValue(const StepDoc& step, bool full) {
   return json::map(std::move(map));
 }
 
+// Splits a long prose line at spaces so that each piece fits `width`, continuing with the
+// line's own indentation. Lines that are already short (code samples) stay as they are.
+std::vector<std::string> wrapLine(const std::string& line, size_t width) {
+  if (line.size() <= width) return {line};
+  const size_t indent = line.find_first_not_of(' ');
+  if (indent == std::string::npos) return {std::string()};
+  const std::string prefix(indent, ' ');
+  std::vector<std::string> pieces;
+  std::string current = prefix;
+  std::istringstream words(line.substr(indent));
+  for (std::string word; words >> word;) {
+    if (current.size() > prefix.size() && current.size() + 1 + word.size() > width) {
+      pieces.push_back(current);
+      current = prefix;
+    }
+    if (current.size() > prefix.size()) current += ' ';
+    current += word;
+  }
+  if (current.size() > prefix.size()) pieces.push_back(current);
+  return pieces;
+}
+
 void printStepDoc(const StepDoc& step) {
   const PassInfo& info = *step.info;
   std::cout << info.name << " (" << stepKindName(info.kind);
@@ -127,7 +149,9 @@ void printStepDoc(const StepDoc& step) {
   if (!info.description.empty()) {
     std::cout << '\n';
     std::istringstream lines(info.description);
-    for (std::string line; std::getline(lines, line);) std::cout << (line.empty() ? "" : "  ") << line << '\n';
+    for (std::string line; std::getline(lines, line);) {
+      for (const std::string& wrapped : wrapLine(line, 96)) std::cout << (wrapped.empty() ? "" : "  ") << wrapped << '\n';
+    }
   }
   std::cout << '\n';
   if (info.options.empty()) {
@@ -156,7 +180,7 @@ int listSteps(const Registry& registry, bool json) {
   const auto section = [&](std::string_view title, StepKind kind) {
     std::vector<std::vector<std::string>> rows;
     for (const StepDoc& step : steps) {
-      if (step.info->kind == kind) rows.push_back({step.info->name, step.info->summary, "[" + step.plugin + "]"});
+      if (step.info->kind == kind) rows.push_back({step.info->name, "[" + step.plugin + "]", step.info->summary});
     }
     if (rows.empty()) return;
     std::cout << title << ":\n";

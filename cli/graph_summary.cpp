@@ -36,7 +36,7 @@ void collectDims(std::span<Value* const> values, std::string_view side, GraphSum
       const Dim& dim = shape[axis];
       if (dim.isUnknown()) ++summary.unknownDims;
       if (!dim.isSymbol()) continue;
-      const std::string where = std::string(side) + " " + value->name() + "[" + std::to_string(axis) + "]";
+      const std::string where = "%" + value->name() + " dim " + std::to_string(axis) + " (" + std::string(side) + ")";
       auto it = std::find_if(summary.dynamicDims.begin(), summary.dynamicDims.end(),
                              [&](const auto& entry) { return entry.first == dim.symbolName(); });
       if (it == summary.dynamicDims.end()) {

@@ -1,6 +1,7 @@
 // torchport: command-line entry point. Parses the command line with CLI11 and dispatches
 // to one subcommand. This is the exception boundary: anything thrown below becomes exit
 // code 70 with a message; expected failures travel as Status and map to ErrorKind codes.
+#include <algorithm>
 #include <exception>
 #include <iostream>
 #include <string>
@@ -47,6 +48,26 @@ int runCli(int argc, char** argv) {
   commands.push_back(addInspectCommand(app, globals));
   commands.push_back(addPassesCommand(app, globals));
   commands.push_back(addPluginsCommand(app, globals));
+
+  // CLI11 would report an unknown command as "a subcommand is required"; name it instead.
+  std::vector<std::string> commandNames;
+  for (const Command& command : commands) commandNames.push_back(command.app->get_name());
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--log-level" || arg == "--plugin") {
+      ++i;  // skip the option's value
+      continue;
+    }
+    if (arg.empty() || arg[0] == '-') continue;
+    if (std::find(commandNames.begin(), commandNames.end(), arg) != commandNames.end()) break;
+    const std::string suggestion = closestMatch(arg, commandNames);
+    std::string names;
+    for (const std::string& name : commandNames) names += (names.empty() ? "" : ", ") + name;
+    std::cerr << "torchport: error: unknown command '" << arg << "'"
+              << (suggestion.empty() ? std::string() : " (did you mean '" + suggestion + "'?)")
+              << "; commands: " << names << " (run 'torchport --help')\n";
+    return static_cast<int>(torchport::ErrorKind::Usage);
+  }
 
   try {
     app.parse(argc, argv);

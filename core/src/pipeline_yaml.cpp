@@ -35,8 +35,9 @@ class YamlConfigReader {
     bool sawVersion = false;
     std::set<std::string, std::less<>> seen;
     for (auto it = root.begin(); it != root.end(); ++it) {
-      const YAML::Node& keyNode = it->first;
-      const YAML::Node& value = it->second;
+      // Copies: yaml-cpp iterators hand out temporaries, references would dangle.
+      const YAML::Node keyNode = it->first;
+      const YAML::Node value = it->second;
       const std::string key = keyNode.Scalar();
       SourceLocation keyWhere = at(keyNode.Mark());
       if (!seen.insert(key).second) {
@@ -112,25 +113,27 @@ class YamlConfigReader {
         return OptionValue(detail::parsePlainScalar(node.Scalar()), where);
       case YAML::NodeType::Sequence: {
         OptionValue::List list;
-        for (const YAML::Node& element : node) list.push_back(toValue(element, where, depth + 1));
+        for (const YAML::Node element : node) list.push_back(toValue(element, where, depth + 1));
         return OptionValue(std::move(list), where);
       }
       case YAML::NodeType::Map: {
         OptionValue::Map map;
         std::map<std::string, int, std::less<>> firstLine;
         for (auto it = node.begin(); it != node.end(); ++it) {
-          SourceLocation keyWhere = at(it->first, where);
-          if (!it->first.IsScalar()) {
-            problem(keyWhere, "map keys must be plain names, got " + kindOf(it->first));
+          const YAML::Node keyNode = it->first;
+          const YAML::Node valueNode = it->second;
+          SourceLocation keyWhere = at(keyNode, where);
+          if (!keyNode.IsScalar()) {
+            problem(keyWhere, "map keys must be plain names, got " + kindOf(keyNode));
             continue;
           }
-          const std::string& key = it->first.Scalar();
+          const std::string key = keyNode.Scalar();
           if (auto seen = firstLine.find(key); seen != firstLine.end()) {
             problem(keyWhere, "key '" + key + "' appears twice (first on line " + std::to_string(seen->second) + ")");
             continue;
           }
           firstLine.emplace(key, keyWhere.line);
-          map.emplace_back(key, toValue(it->second, keyWhere, depth + 1));
+          map.emplace_back(key, toValue(valueNode, keyWhere, depth + 1));
         }
         return OptionValue(std::move(map), where);
       }
@@ -161,7 +164,7 @@ class YamlConfigReader {
                                        kindOf(value));
       return;
     }
-    for (const YAML::Node& item : value) {
+    for (const YAML::Node item : value) {
       SourceLocation where = at(item, keyWhere);
       if (!item.IsScalar() || item.Scalar().empty()) {
         problem(where, "each entry of 'plugins' must be a plugin file path, got " + kindOf(item));
@@ -228,7 +231,7 @@ class YamlConfigReader {
       problem(at(list, fallback), "fixpoint groups nested more than 64 deep");
       return;
     }
-    for (const YAML::Node& item : list) readStep(item, at(list, fallback), steps, depth);
+    for (const YAML::Node item : list) readStep(item, at(list, fallback), steps, depth);
   }
 
   void readStep(const YAML::Node& item, const SourceLocation& fallback, std::vector<PipelineStep>& steps, int depth) {
@@ -248,14 +251,14 @@ class YamlConfigReader {
                          "; indent a step's options below its name, or start each step with '-'");
       return;
     }
-    auto entry = item.begin();
-    SourceLocation nameWhere = at(entry->first, where);
-    const std::string name = entry->first.Scalar();
+    const YAML::Node nameNode = item.begin()->first;
+    const YAML::Node options = item.begin()->second;
+    SourceLocation nameWhere = at(nameNode, where);
+    const std::string name = nameNode.Scalar();
     if (name.empty() || !std::all_of(name.begin(), name.end(), detail::isStepNameChar)) {
       problem(nameWhere, "'" + name + "' is not a step name (letters, digits, '-', '_' and '.' only)");
       return;
     }
-    const YAML::Node& options = entry->second;
     PipelineStep step;
     step.name = name;
     step.where = nameWhere;

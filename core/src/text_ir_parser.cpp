@@ -179,7 +179,19 @@ class Lexer {
  public:
   explicit Lexer(std::string_view text) : text_(text) {}
 
+  // Comments are skipped: `//` to the end of the line anywhere, and `#` lines holding
+  // nothing else. A `#` after a token on the same line is a Comment token (provenance).
   Token next() {
+    while (true) {
+      Token token = lexOne();
+      if (token.kind == Tok::Comment && token.loc.line != lastTokenLine_) continue;  // full-line comment
+      if (token.kind != Tok::End) lastTokenLine_ = token.loc.line;
+      return token;
+    }
+  }
+
+ private:
+  Token lexOne() {
     skipWhitespace();
     Token token;
     token.loc = here();
@@ -257,7 +269,6 @@ class Lexer {
     return token;
   }
 
- private:
   Loc here() const { return {line_, static_cast<int>(pos_ - lineStart_) + 1}; }
 
   void advance(size_t n) { pos_ += n; }  // never crosses a newline (callers guarantee)
@@ -271,6 +282,9 @@ class Lexer {
         lineStart_ = pos_;
       } else if (c == ' ' || c == '\t' || c == '\r') {
         ++pos_;
+      } else if (c == '/' && pos_ + 1 < text_.size() && text_[pos_ + 1] == '/') {
+        size_t end = text_.find('\n', pos_);
+        pos_ = end == std::string_view::npos ? text_.size() : end;
       } else {
         break;
       }
@@ -318,6 +332,7 @@ class Lexer {
   size_t pos_ = 0;
   size_t lineStart_ = 0;
   int line_ = 1;
+  int lastTokenLine_ = 0;
 };
 
 // ---------------------------------------------------------------------------------------
@@ -520,7 +535,8 @@ class Parser {
     if (token.kind == Tok::Error) return error(token.loc, token.text);
     if (token.kind == Tok::Comment)
       return error(token.loc, "expected " + std::string(expected) +
-                                  ", found a '#' comment ('#' only starts a node's provenance, after the node on its line)");
+                                  ", found a '#' comment ('#' after other tokens on a line is a node's provenance; "
+                                  "write other comments with //)");
     return error(token.loc, "expected " + std::string(expected) + ", found " + describe(token));
   }
 
@@ -536,10 +552,12 @@ class Parser {
   }
 
   Status expectNewline(std::string_view after) {
-    if (peek().kind != Tok::End && peek().loc.line == lastLine_)
-      return peek().kind == Tok::Error ? error(peek().loc, peek().text)
-                                       : error(peek().loc, "expected a line break after " + std::string(after) +
-                                                               ", found " + describe(peek()) + " (one node per line)");
+    if (peek().kind != Tok::End && peek().loc.line == lastLine_) {
+      if (peek().kind == Tok::Error || peek().kind == Tok::Comment)
+        return unexpected(peek(), "a line break after " + std::string(after));
+      return error(peek().loc, "expected a line break after " + std::string(after) + ", found " + describe(peek()) +
+                                   " (one node per line)");
+    }
     return Status::ok();
   }
 

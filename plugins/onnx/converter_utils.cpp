@@ -288,10 +288,10 @@ std::optional<int64_t> staticDimOf(const Value* value, int64_t axis) {
   return d.size();
 }
 
-std::optional<Dim> knownDimValue(const Value* value) {
-  if (auto v = staticInt(value)) return Dim::known(*v);
+KnownInt knownIntValue(const Value* value) {
+  if (auto v = staticInt(value)) return {*v, std::nullopt};
   const Node* p = value->producer();
-  if (p == nullptr) return std::nullopt;
+  if (p == nullptr) return {};
   if (p->kind() == "onnx::Gather" && p->numInputs() == 2 && p->input(0)->producer() != nullptr &&
       p->input(0)->producer()->kind() == "onnx::Shape" && p->input(0)->producer()->numInputs() == 1 &&
       !p->input(0)->producer()->hasAttribute("start") && !p->input(0)->producer()->hasAttribute("end")) {
@@ -299,24 +299,23 @@ std::optional<Dim> knownDimValue(const Value* value) {
     const Tensor* t = staticTensor(p->input(1));
     if (index && (t == nullptr || t->rank() == 0)) {
       Dim d = dimOf(p->input(0)->producer()->input(0), *index);
-      if (!d.isUnknown()) return d;
+      if (d.isKnown()) return {d.size(), d};
+      if (d.isSymbol()) return {std::nullopt, d};
     }
   }
-  if ((p->kind() == "onnx::Cast" || p->kind() == "onnx::Identity") && p->numInputs() >= 1) return knownDimValue(p->input(0));
+  if ((p->kind() == "onnx::Cast" || p->kind() == "onnx::Identity") && p->numInputs() >= 1) return knownIntValue(p->input(0));
   if (p->kind() == "onnx::Squeeze" || p->kind() == "onnx::Reshape") {
-    // 1-element list squeezed to a scalar.
+    // A one-element list squeezed to a scalar.
     auto dims = knownListDims(p->input(0));
-    if (dims && dims->size() == 1 && (*dims)[0]) return (*dims)[0];
+    if (dims && dims->size() == 1) return (*dims)[0];
   }
-  return std::nullopt;
+  return {};
 }
 
-std::optional<std::vector<std::optional<Dim>>> knownListDims(const Value* value) {
+std::optional<std::vector<KnownInt>> knownListDims(const Value* value) {
   if (auto v = staticInts(value)) {
-    const Tensor* t = staticTensor(value);
-    if (t != nullptr && t->rank() == 0) return std::vector<std::optional<Dim>>{Dim::known((*v)[0])};
-    std::vector<std::optional<Dim>> out;
-    for (int64_t x : *v) out.push_back(Dim::known(x));
+    std::vector<KnownInt> out;
+    for (int64_t x : *v) out.push_back({x, std::nullopt});
     return out;
   }
   const Node* p = value->producer();
@@ -324,25 +323,47 @@ std::optional<std::vector<std::optional<Dim>>> knownListDims(const Value* value)
   if (p->kind() == "onnx::Shape" && !p->hasAttribute("start") && !p->hasAttribute("end")) {
     auto s = shapeOf(p->input(0));
     if (!s) return std::nullopt;
-    std::vector<std::optional<Dim>> out;
-    for (const Dim& d : *s) out.push_back(d.isUnknown() ? std::nullopt : std::optional<Dim>(d));
+    std::vector<KnownInt> out;
+    for (const Dim& d : *s) {
+      KnownInt k;
+      if (d.isKnown()) k.value = d.size();
+      if (!d.isUnknown()) k.dim = d;
+      out.push_back(k);
+    }
     return out;
   }
   if (p->kind() == "onnx::Unsqueeze" && p->numInputs() == 2) {
-    if (rankOf(p->input(0)) == 0) {
-      auto d = knownDimValue(p->input(0));
-      return std::vector<std::optional<Dim>>{d};
-    }
+    if (rankOf(p->input(0)) == 0) return std::vector<KnownInt>{knownIntValue(p->input(0))};
     return std::nullopt;
   }
+  if (p->kind() == "onnx::Slice" && p->numInputs() >= 3) {
+    // Static slices of a known list (shape[a:b]).
+    auto whole = knownListDims(p->input(0));
+    auto starts = staticInts(p->input(1));
+    auto ends = staticInts(p->input(2));
+    std::vector<int64_t> steps{1};
+    if (p->numInputs() >= 5) {
+      auto st = staticInts(p->input(4));
+      if (!st) return std::nullopt;
+      steps = *st;
+    }
+    if (!whole || !starts || !ends || starts->size() != 1 || ends->size() != 1 || steps.size() != 1 || steps[0] != 1)
+      return std::nullopt;
+    const int64_t n = static_cast<int64_t>(whole->size());
+    int64_t s = (*starts)[0] < 0 ? std::max<int64_t>((*starts)[0] + n, 0) : std::min((*starts)[0], n);
+    int64_t e = (*ends)[0] < 0 ? std::max<int64_t>((*ends)[0] + n, 0) : std::min((*ends)[0], n);
+    std::vector<KnownInt> out;
+    for (int64_t i = s; i < e; ++i) out.push_back((*whole)[static_cast<size_t>(i)]);
+    return out;
+  }
   if (p->kind() == "onnx::Concat") {
-    std::vector<std::optional<Dim>> out;
+    std::vector<KnownInt> out;
     for (Value* in : p->inputs()) {
       auto part = knownListDims(in);
       if (!part) {
         auto r = shapeOf(in);
         if (!r || r->size() != 1 || !(*r)[0].isKnown()) return std::nullopt;
-        for (int64_t i = 0; i < (*r)[0].size(); ++i) out.push_back(std::nullopt);
+        for (int64_t i = 0; i < (*r)[0].size(); ++i) out.push_back({});
         continue;
       }
       out.insert(out.end(), part->begin(), part->end());
@@ -884,17 +905,17 @@ Value* Lowering::squeeze(Value* tensor, const std::vector<int64_t>& axes) {
 
 namespace {
 // Resolves a reshape target: known entries, -1 inferred from the input when possible.
-std::optional<std::vector<Dim>> reshapeResult(const Value* input, const std::vector<std::optional<Dim>>& target) {
+std::optional<std::vector<Dim>> reshapeResult(const Value* input, const std::vector<KnownInt>& target) {
   std::vector<Dim> out;
   int inferIndex = -1;
   for (size_t i = 0; i < target.size(); ++i) {
-    if (target[i] && target[i]->isKnown() && target[i]->size() == -1) {
+    if (target[i].value == -1) {
       inferIndex = static_cast<int>(i);
       out.push_back(Dim::unknown());
-    } else if (target[i] && target[i]->isKnown() && target[i]->size() == 0) {
+    } else if (target[i].value == 0) {
       out.push_back(dimOf(input, static_cast<int64_t>(i)));  // ONNX: 0 copies the input dim
     } else {
-      out.push_back(target[i] ? *target[i] : Dim::unknown());
+      out.push_back(target[i].asDim());
     }
   }
   if (inferIndex >= 0) {

@@ -65,11 +65,21 @@ Dim dimOf(const Value* value, int64_t axis);
 // Static size of `value`'s dim `axis` if known.
 std::optional<int64_t> staticDimOf(const Value* value, int64_t axis);
 
-// What a 0-d i64 value is known to equal: a static int, or dim `i` of some tensor
-// (recognised through onnx::Gather(onnx::Shape(x), i) chains).
-std::optional<Dim> knownDimValue(const Value* value);
-// Per-element knowledge of a 1-D i64 shape list (constants, Shape, Concat, Unsqueeze).
-std::optional<std::vector<std::optional<Dim>>> knownListDims(const Value* value);
+// What an int value (a 0-d i64 tensor or a list element) is known to be: a static value
+// (possibly -1 or 0, as in reshape targets) or equal to some tensor's dim (recognised
+// through onnx::Gather(onnx::Shape(x), i) chains). Both empty = nothing known.
+struct KnownInt {
+  std::optional<int64_t> value;
+  std::optional<Dim> dim;
+  // As a Dim: static non-negative values and dim equalities; unknown otherwise.
+  Dim asDim() const {
+    if (value) return *value >= 0 ? Dim::known(*value) : Dim::unknown();
+    return dim ? *dim : Dim::unknown();
+  }
+};
+KnownInt knownIntValue(const Value* value);
+// Per-element knowledge of a 1-D i64 list (constants, Shape, Concat, Unsqueeze, Slice).
+std::optional<std::vector<KnownInt>> knownListDims(const Value* value);
 
 // Broadcasting of two (possibly partially known) shapes; nullopt if a rank is unknown.
 std::optional<std::vector<Dim>> broadcastShapes(const std::optional<std::vector<Dim>>& a,

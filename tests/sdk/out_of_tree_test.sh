@@ -128,6 +128,41 @@ check_plugins_json "$work_dir/plugins.json" "$plugin" || fail "torchport plugins
   { cat "$work_dir/passes.txt" >&2; fail "torchport passes --plugin $plugin failed"; }
 grep -q 'template-count-ops' "$work_dir/passes.txt" || fail "torchport passes does not list template-count-ops"
 
+step "the plugin's pass runs in a pipeline that names the plugin in \`plugins:\`"
+mkdir -p "$work_dir/pipeline"
+cat >"$work_dir/pipeline/model.tpir" <<'EOF'
+graph @main(%x: f32[2]) -> (%z: f32[2]) {
+  %y: f32[2] = test::op(%x)
+  %w: f32[2] = aten::relu(%y)
+  %z: f32[2] = test::op(%w)
+}
+EOF
+cat >"$work_dir/pipeline/config.yaml" <<EOF
+torchport: 1
+plugins: [$plugin]
+input:
+  path: model.tpir
+pipeline:
+  - template-count-ops: {op: "test::op"}
+  - save-ir: {path: out/model.tpir}
+EOF
+if ! "$prefix/bin/torchport" run "$work_dir/pipeline/config.yaml" --json >"$work_dir/pipeline/report.json" \
+     2>"$work_dir/pipeline/run.err"; then
+  cat "$work_dir/pipeline/run.err" "$work_dir/pipeline/report.json" >&2
+  fail "torchport run with the template plugin failed"
+fi
+"$PYTHON" - "$work_dir/pipeline/report.json" <<'EOF' || fail "pipeline report (see $work_dir/pipeline/report.json)"
+import json, sys
+with open(sys.argv[1]) as f:
+    report = json.load(f)
+if report.get("ok") is not True:
+    sys.exit("run not ok: %s" % report.get("error"))
+count = report.get("report", {}).get("template.count")
+if count != 2:
+    sys.exit("template.count is %r, expected 2 (two test::op nodes)" % count)
+EOF
+[[ -f "$work_dir/pipeline/out/model.tpir" ]] || fail "the pipeline did not write out/model.tpir"
+
 step "a program built against the installed SDK loads the plugin through PluginHost"
 logged "$work_dir/loader-configure.log" "$cmake_bin" -S "$loader_check" -B "$work_dir/loader-build" \
   "${configure_args[@]}" "-DCMAKE_PREFIX_PATH=$prefix"

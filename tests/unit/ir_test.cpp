@@ -11,7 +11,6 @@ namespace {
 
 Type f32(std::vector<int64_t> shape) { return Type::tensor(DType::F32, shape); }
 
-std::vector<Use> usesOf(const Value* v) { return v->uses(); }
 
 // %x -> aten::relu -> aten::neg -> output %out
 struct Chain {

@@ -454,6 +454,24 @@ TEST(TextIrParser, LenientSpellingsNormalize) {
             "}\n");
 }
 
+TEST(TextIrParser, CommentsAreIgnored) {
+  auto graph = parseOrDie(
+      "# a file header comment\n"
+      "// another one\n"
+      "graph @main(%x) -> (%x) {  // trailing\n"
+      "  # full-line hash comment\n"
+      "  %a = aten::x(%x)  # mod loc(\"f.py:1\")  \n"
+      "  %b = aten::y(%a, %x) // note: not provenance\n"
+      "  // %c = aten::z()\n"
+      "}\n");
+  ASSERT_NE(graph, nullptr);
+  EXPECT_EQ(printGraph(*graph),
+            "graph @main(%x) -> (%x) {\n"
+            "  %a = aten::x(%x)  # mod loc(\"f.py:1\")\n"
+            "  %b = aten::y(%a, %x)\n"
+            "}\n");
+}
+
 TEST(TextIrParser, F16RoundsToNearestEven) {
   auto graph = parseOrDie(
       "graph @main() -> () {\n"
@@ -496,9 +514,10 @@ TEST(TextIrErrors, Syntax) {
             "t.tpir:3:1: expected '(' after the node kind (write () for a node without inputs), found '}'");
   EXPECT_EQ(parseError("graph @main() -> () {\n  %a = aten::x() $\n}\n"),
             "t.tpir:2:18: unexpected character '$'");
-  EXPECT_EQ(parseError("graph @main() -> () {\n  # just a comment\n}\n"),
-            "t.tpir:2:3: expected a node (%out = domain::op(%in) or domain::op(%in)) or '}', found a '#' comment ('#' only "
-            "starts a node's provenance, after the node on its line)");
+  EXPECT_EQ(parseError("graph @main() -> () {  # not provenance\n}\n"),
+            "t.tpir:1:24: expected a line break after '{', found a '#' comment ('#' after other tokens on a line is a "
+            "node's provenance; write other comments with //)");
+  EXPECT_EQ(parseError("graph @main() -> () {\n  %a = aten::x() {a=1}\n  # m\n}\n"), "<parsed fine>");
   EXPECT_EQ(parseError("graph @main() -> () {\n  aten::x() # m loc(\"a\") junk\n}\n"),
             "t.tpir:2:26: unexpected text in provenance comment; expected `# module.path loc(\"file.py:42\")`");
   EXPECT_EQ(parseError("graph @main() -> () {\n  aten::x() {a=1, a=2}\n}\n"), "t.tpir:2:19: duplicate attribute 'a'");

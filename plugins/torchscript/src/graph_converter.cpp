@@ -97,8 +97,10 @@ std::string modulePathOf(const jit::Node* node) {
     return path;
   }
   // Graphs traced in this process carry tracer scopes instead: "__module.layer1.0.conv1".
-  if (node->scope() != nullptr && !node->scope()->isBlank()) {
-    std::string scope = node->scope()->namesFromRoot();
+  // (Node::scope() is not const-qualified although it only reads.)
+  const jit::ScopePtr scope_ = const_cast<jit::Node*>(node)->scope();
+  if (scope_ != nullptr && !scope_->isBlank()) {
+    std::string scope = scope_->namesFromRoot();
     if (size_t slash = scope.rfind('/'); slash != std::string::npos) scope = scope.substr(slash + 1);
     constexpr std::string_view kPrefix = "__module.";
     if (scope.starts_with(kPrefix)) scope = scope.substr(kPrefix.size());

@@ -110,37 +110,35 @@ std::optional<DType> parseTensorDType(std::string_view name) {
   return parseDType(name);
 }
 
+namespace {
+OptionSpec makeSpec(std::string name, OptionType type, OptionValue defaultValue, std::string doc) {
+  OptionSpec spec;
+  spec.name = std::move(name);
+  spec.type = type;
+  spec.defaultValue = std::move(defaultValue);
+  spec.doc = std::move(doc);
+  return spec;
+}
+}  // namespace
+
 std::vector<OptionSpec> importerOptionSpecs() {
   std::vector<OptionSpec> specs;
-  specs.push_back(OptionSpec{
-      .name = "inputs",
-      .type = OptionType::Any,
-      .defaultValue = {},
-      .doc = "Graph inputs in forward-argument order: a map name -> {shape: [sizes or symbols], dtype: "
-             "float32|float16|int64|int32|bool|...} for tensors, or {value: example} for int/float/bool "
-             "arguments. Names rename the arguments; tuple arguments count one entry per element. Without "
-             "it, names are the argument names and shapes are unknown.",
-  });
-  specs.push_back(OptionSpec{
-      .name = "method",
-      .type = OptionType::String,
-      .defaultValue = stringValue("forward"),
-      .doc = "Method of the scripted module that becomes the graph.",
-  });
-  specs.push_back(OptionSpec{
-      .name = "infer_shapes",
-      .type = OptionType::Bool,
-      .defaultValue = boolValue(true),
-      .doc = "Learn every value's shape and dtype by running the graph on shape-only (meta) tensors built from "
-             "`inputs`, twice with different sizes for each symbol, so symbolic dims stay symbolic.",
-  });
-  specs.push_back(OptionSpec{
-      .name = "remove_exception_checks",
-      .type = OptionType::Bool,
-      .defaultValue = boolValue(true),
-      .doc = "Drop input checks that raise (e.g. BatchNorm's 'expected 4D input'): the `if` keeps only the branch "
-             "that does not raise, as torch.onnx does. Exported models then no longer validate their inputs.",
-  });
+  specs.push_back(makeSpec(
+      "inputs", OptionType::Any, {},
+      "Graph inputs in forward-argument order: a map name -> {shape: [sizes or symbols], dtype: "
+      "float32|float16|int64|int32|bool|...} for tensors, or {value: example} for int/float/bool arguments. "
+      "Names rename the arguments; tuple arguments count one entry per element. A shape without dtype means "
+      "float32. Without `inputs`, names are the argument names and shapes are unknown."));
+  specs.push_back(makeSpec("method", OptionType::String, stringValue("forward"),
+                           "Method of the scripted module that becomes the graph."));
+  specs.push_back(makeSpec(
+      "infer_shapes", OptionType::Bool, boolValue(true),
+      "Learn every value's shape and dtype by running the graph on shape-only (meta) tensors built from "
+      "`inputs`, twice with different sizes for each symbol, so symbolic dims stay symbolic."));
+  specs.push_back(makeSpec(
+      "remove_exception_checks", OptionType::Bool, boolValue(true),
+      "Drop input checks that raise (e.g. BatchNorm's 'expected 4D input'): the `if` keeps only the branch that "
+      "does not raise, as torch.onnx does. Exported models then no longer validate their inputs."));
   return specs;
 }
 

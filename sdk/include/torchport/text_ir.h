@@ -46,7 +46,9 @@
 //              | graph                            nested graph; body indented 2 more spaces,
 //                                                 closing '}' at the node's indentation
 //   provenance:= '#' [PATH | STRING] ['loc(' STRING ')']     module path, source range;
-//                two spaces before '#'. '#' is not a general comment.
+//                two spaces before '#', on the node's (last) line.
+//   comments  := '//' to the end of any line; a line whose first token is '#'. Ignored
+//                (the printer writes none); a '#' after other tokens is provenance.
 //
 //   Const sugar (kind prim::Constant, no inputs, one output, attributes exactly `value`
 //   then optionally `param` (a string, printed as @"param")):
