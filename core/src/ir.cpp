@@ -61,14 +61,18 @@ struct StringHash {
 }  // namespace
 
 struct Graph::NameTable {
-  // Value* is null only between claimName() and the value's construction.
-  std::unordered_map<std::string, Value*, StringHash, std::equal_to<>> byName;
+  using Map = std::unordered_map<std::string, Value*, StringHash, std::equal_to<>>;
+  // Value* is null only between claim() and the value's construction.
+  Map byName;
   // Next suffix to try per hint, so that hint.N lookups stay O(1) amortized.
   std::unordered_map<std::string, uint64_t, StringHash, std::equal_to<>> nextSuffix;
   uint64_t nextNumber = 0;
+  // Set when the root graph is being destroyed: releasing names one by one is wasted work.
+  bool dying = false;
 
   bool taken(std::string_view name) const { return byName.find(name) != byName.end(); }
 
+  // The name claim() would pick, without claiming it.
   std::string freeName(std::string_view hint) {
     if (hint.empty()) {
       while (taken(std::to_string(nextNumber))) ++nextNumber;
@@ -81,19 +85,40 @@ struct Graph::NameTable {
     return prefix + std::to_string(it->second);
   }
 
+  // Reserves a free name for `hint` (one hash operation in the common case).
+  Map::iterator claim(std::string_view hint) {
+    if (hint.empty()) {
+      for (;; ++nextNumber) {
+        auto [it, inserted] = byName.try_emplace(std::to_string(nextNumber), nullptr);
+        if (inserted) {
+          ++nextNumber;
+          return it;
+        }
+      }
+    }
+    if (auto [it, inserted] = byName.try_emplace(std::string(hint), nullptr); inserted) return it;
+    auto [suffix, ignored] = nextSuffix.try_emplace(std::string(hint), 1);
+    std::string prefix = std::string(hint) + ".";
+    for (;; ++suffix->second) {
+      auto [it, inserted] = byName.try_emplace(prefix + std::to_string(suffix->second), nullptr);
+      if (inserted) return it;
+    }
+  }
+
   // ---- values ----
   static std::unique_ptr<Value> newValue(Graph* graph, std::string_view hint, Type type) {
-    std::string name = graph->claimName(hint);
+    auto slot = graph->names_->claim(hint);
     // Value's constructor is private to Graph/Node, so make_unique cannot be used.
-    std::unique_ptr<Value> value(new Value(graph, name, std::move(type)));
-    graph->names_->byName[name] = value.get();
+    std::unique_ptr<Value> value(new Value(graph, slot->first, std::move(type)));
+    slot->second = value.get();
     return value;
   }
 
   static void release(Value* value) {
-    auto& table = value->graph_->names_->byName;
-    auto it = table.find(value->name_);
-    if (it != table.end() && it->second == value) table.erase(it);
+    NameTable& names = *value->graph_->names_;
+    if (names.dying) return;
+    auto it = names.byName.find(value->name_);
+    if (it != names.byName.end() && it->second == value) names.byName.erase(it);
   }
 
   // ---- uses ----
@@ -377,6 +402,7 @@ Graph::Graph(std::string name, Graph* parent)
     : name_(std::move(name)), parent_(parent), names_(parent != nullptr ? parent->names_ : std::make_shared<NameTable>()) {}
 
 Graph::~Graph() {
+  if (parent_ == nullptr) names_->dying = true;  // the whole tree goes
   NameTable::dropAllReferences(*this);
   while (!nodes_.empty()) nodes_.pop_back();  // users before producers
   for (Value* input : inputs_) NameTable::release(input);
@@ -577,11 +603,7 @@ Status Graph::replaceAllUsesWith(Value* from, Value* to) {
 // ---------------------------------------------------------------------------------------
 std::string Graph::uniqueName(std::string_view hint) { return names_->freeName(hint); }
 
-std::string Graph::claimName(std::string_view hint) {
-  std::string name = names_->freeName(hint);
-  names_->byName.emplace(name, nullptr);
-  return name;
-}
+std::string Graph::claimName(std::string_view hint) { return names_->claim(hint)->first; }
 
 void Graph::releaseName(const std::string& name) { names_->byName.erase(name); }
 
@@ -616,30 +638,50 @@ struct GraphFacts {
   size_t ownerPosition = 0;
 };
 
-// Position 0 = graph input; k = output of the k-th node (1-based) of `graph`.
-struct Position {
+// What verify learns about a value: where it is defined (position 0 = graph input,
+// k = output of the k-th node, 1-based) and how often it is read and returned.
+struct ValueFacts {
   const Graph* graph = nullptr;
   size_t position = 0;
+  size_t expectedUses = 0;
+  size_t expectedOutputs = 0;
 };
 
 std::string graphLabel(const Graph* graph) { return "graph @" + graph->name(); }
 
 }  // namespace
 
+// Linear in the size of the tree (a few hash operations per node and value). Messages are
+// built only for problems found.
 void Graph::NameTable::verifyTree(const Graph& root, std::vector<std::string>& problems) {
   std::unordered_map<const Graph*, GraphFacts> graphs;
   std::vector<const Graph*> graphOrder;
-  std::unordered_map<const Value*, Position> values;
-  std::unordered_map<const Node*, Position> nodes;
+  std::unordered_map<const Value*, ValueFacts> values;
+  std::unordered_set<const Node*> nodes;
+  std::unordered_map<const Value*, std::vector<Graph*>> expectedNested;  // rare: returned captures
 
-  auto addValue = [&](const Value* value, Position where, auto&& context) {
+  // ---- collect: every graph, node and value of the tree, with positions ----
+  size_t nodeCount = 0;
+  auto countNodes = [&](auto&& self, const Graph* graph, size_t depth) -> void {
+    nodeCount += graph->nodes_.size();
+    if (depth > 1000) return;  // cycles are reported by collect below
+    for (const auto& node : graph->nodes_) {
+      for (const auto& [name, attribute] : node->attributes_) {
+        const auto* sub = std::get_if<GraphPtr>(&attribute);
+        if (sub != nullptr && *sub != nullptr) self(self, sub->get(), depth + 1);
+      }
+    }
+  };
+  countNodes(countNodes, &root, 0);
+  nodes.reserve(nodeCount);
+  values.reserve(nodeCount + root.inputs_.size() + 16);
+
+  auto addValue = [&](const Value* value, const Graph* graph, size_t position, auto&& context) {
     if (value == nullptr) return;
-    if (!values.emplace(value, where).second) {
+    if (!values.emplace(value, ValueFacts{graph, position, 0, 0}).second) {
       problems.push_back(context() + ": value " + percent(value) + " is defined twice (as a graph input or node output)");
     }
   };
-
-  // ---- collect: every graph, node and value of the tree, with positions ----
   auto collect = [&](auto&& self, const Graph* graph, GraphFacts facts) -> void {
     // Bodies are reached through node attributes; a graph reached twice is shared.
     if (!graphs.emplace(graph, facts).second) {
@@ -650,14 +692,12 @@ void Graph::NameTable::verifyTree(const Graph& root, std::vector<std::string>& p
       return;
     }
     graphOrder.push_back(graph);
-    for (const Value* input : graph->inputs_) addValue(input, {graph, 0}, [&] { return graphLabel(graph); });
+    for (const Value* input : graph->inputs_) addValue(input, graph, 0, [&] { return graphLabel(graph); });
     size_t position = 1;
     for (const auto& owned : graph->nodes_) {
       const Node* node = owned.get();
-      nodes.emplace(node, Position{graph, position});
-      for (const Value* output : node->outputs_) {
-        addValue(output, {graph, position}, [&] { return node->describe(); });
-      }
+      nodes.insert(node);
+      for (const Value* output : node->outputs_) addValue(output, graph, position, [&] { return node->describe(); });
       for (const auto& [name, attribute] : node->attributes_) {
         const auto* sub = std::get_if<GraphPtr>(&attribute);
         if (sub != nullptr && *sub != nullptr) self(self, sub->get(), GraphFacts{graph, node, position});
@@ -667,44 +707,33 @@ void Graph::NameTable::verifyTree(const Graph& root, std::vector<std::string>& p
   };
   collect(collect, &root, GraphFacts{});
 
-  enum class Visibility { Ok, BeforeDefinition, NotEnclosing };
-  auto visibility = [&](const Value* value, const Graph* graph, size_t position) {
-    const Position& defined = values.at(value);
+  // `where` builds "<graph>: <node>: input #i" lazily: only failures pay for the text.
+  auto checkReference = [&](const Value* value, const Graph* graph, size_t position, auto&& where) -> ValueFacts* {
+    if (value == nullptr) {
+      problems.push_back(where() + " is null");
+      return nullptr;
+    }
+    auto it = values.find(value);
+    if (it == values.end()) {
+      problems.push_back(where() + " refers to a value that is not defined in this graph tree (erased, or from another graph)");
+      return nullptr;
+    }
+    const ValueFacts& defined = it->second;
     for (const Graph* g = graph; g != nullptr;) {
-      if (defined.graph == g) return defined.position < position ? Visibility::Ok : Visibility::BeforeDefinition;
+      if (defined.graph == g) {
+        if (defined.position >= position) {
+          problems.push_back(where() + " " + percent(value) +
+                             " is used before it is defined (nodes are not in topological order)");
+        }
+        return &it->second;
+      }
       const GraphFacts& facts = graphs.at(g);
       position = facts.ownerPosition;
       g = facts.enclosing;
     }
-    return Visibility::NotEnclosing;
-  };
-
-  std::unordered_map<const Value*, size_t> expectedUses;
-  std::unordered_map<const Value*, size_t> expectedOutputs;
-  std::unordered_map<const Value*, std::vector<Graph*>> expectedNested;
-
-  // `where` builds "<graph>: <node>: input #i" lazily: only failures pay for the text.
-  auto checkReference = [&](const Value* value, const Graph* graph, size_t position, auto&& where) -> bool {
-    if (value == nullptr) {
-      problems.push_back(where() + " is null");
-      return false;
-    }
-    if (values.find(value) == values.end()) {
-      problems.push_back(where() + " refers to a value that is not defined in this graph tree (erased, or from another graph)");
-      return false;
-    }
-    switch (visibility(value, graph, position)) {
-      case Visibility::Ok: break;
-      case Visibility::BeforeDefinition:
-        problems.push_back(where() + " " + percent(value) +
-                           " is used before it is defined (nodes are not in topological order)");
-        break;
-      case Visibility::NotEnclosing:
-        problems.push_back(where() + " " + percent(value) + " is defined in " +
-                           graphLabel(values.at(value).graph) + ", which does not enclose " + graphLabel(graph));
-        break;
-    }
-    return true;
+    problems.push_back(where() + " " + percent(value) + " is defined in " + graphLabel(defined.graph) +
+                       ", which does not enclose " + graphLabel(graph));
+    return &it->second;
   };
 
   // ---- structure of each graph ----
@@ -742,7 +771,6 @@ void Graph::NameTable::verifyTree(const Graph& root, std::vector<std::string>& p
     size_t position = 1;
     for (const auto& owned : graph->nodes_) {
       const Node* node = owned.get();
-      // Only failures pay for building the text.
       auto context = [&]() -> std::string { return label + ": " + node->describe(); };
       if (node->graph_ != graph) problems.push_back(context() + ": its owning-graph pointer is wrong");
       const size_t separator = node->kind_.find("::");
@@ -768,9 +796,8 @@ void Graph::NameTable::verifyTree(const Graph& root, std::vector<std::string>& p
       }
       if (!outputsOwned) problems.push_back(context() + ": its output list does not match the outputs it owns");
       for (size_t i = 0; i < node->inputs_.size(); ++i) {
-        const Value* input = node->inputs_[i];
         auto where = [&] { return context() + ": input #" + std::to_string(i); };
-        if (checkReference(input, graph, position, where)) ++expectedUses[input];
+        if (ValueFacts* read = checkReference(node->inputs_[i], graph, position, where)) ++read->expectedUses;
       }
       ++position;
     }
@@ -778,34 +805,33 @@ void Graph::NameTable::verifyTree(const Graph& root, std::vector<std::string>& p
     for (size_t j = 0; j < graph->outputs_.size(); ++j) {
       Value* output = graph->outputs_[j];
       auto where = [&] { return label + ": output #" + std::to_string(j); };
-      if (!checkReference(output, graph, static_cast<size_t>(-1), where)) continue;
-      ++expectedOutputs[output];
+      ValueFacts* returned = checkReference(output, graph, static_cast<size_t>(-1), where);
+      if (returned == nullptr) continue;
+      ++returned->expectedOutputs;
       if (output->graph_ != graph) expectedNested[output].push_back(const_cast<Graph*>(graph));
     }
   }
 
   // ---- per value: names, use lists, output bookkeeping ----
-  const auto& table = root.names_->byName;
-  std::unordered_set<std::string_view> seenNames;
+  const Map& table = root.names_->byName;
   size_t detailedUseReports = 0;
   auto checkValue = [&](const Value* value) {
     if (value == nullptr) return;
+    const ValueFacts& facts = values.at(value);
     const std::string label = percent(value);
     if (value->name_.empty()) {
       problems.push_back("a value of " + graphLabel(value->graph_) + " has an empty name");
-    } else {
-      auto it = table.find(value->name_);
-      if (!seenNames.insert(value->name_).second) {
-        problems.push_back("two values are named " + label + " (names are unique across a graph and its nested graphs)");
-      } else if (it == table.end() || it->second != value) {
-        problems.push_back(label + " is missing from the name table (rename values with Graph::renameValue)");
-      }
+    } else if (auto it = table.find(value->name_); it == table.end() || it->second != value) {
+      const bool duplicate = it != table.end() && it->second != nullptr && values.count(it->second) != 0 &&
+                             it->second->name_ == value->name_;
+      problems.push_back(duplicate ? "two values are named " + label +
+                                         " (names are unique across a graph and its nested graphs)"
+                                   : label + " is missing from the name table (rename values with Graph::renameValue)");
     }
 
     size_t valid = 0;
     for (const Use& use : value->uses_) {
-      auto node = nodes.find(use.user);
-      if (node == nodes.end()) {
+      if (nodes.count(use.user) == 0) {
         problems.push_back(label + ": its use list refers to a node that is not in the graph (erased?)");
       } else if (use.inputIndex >= use.user->inputs_.size() || use.user->inputs_[use.inputIndex] != value) {
         problems.push_back(label + ": its use list says input #" + std::to_string(use.inputIndex) + " of " +
@@ -814,41 +840,42 @@ void Graph::NameTable::verifyTree(const Graph& root, std::vector<std::string>& p
         ++valid;
       }
     }
-    auto expectedIt = expectedUses.find(value);
-    const size_t expected = expectedIt == expectedUses.end() ? 0 : expectedIt->second;
-    if (valid > expected) {
+    if (valid > facts.expectedUses) {
       problems.push_back(label + ": its use list has duplicate entries");
-    } else if (valid < expected) {
+    } else if (valid < facts.expectedUses) {
       // Name the readers missing from the use list (slow path; bounded).
       std::string readers;
       if (detailedUseReports++ < 16) {
-        for (const auto& [node, where] : nodes) {
-          for (size_t i = 0; i < node->inputs_.size(); ++i) {
-            if (node->inputs_[i] != value) continue;
-            const Use use{const_cast<Node*>(node), i};
-            if (std::find(value->uses_.begin(), value->uses_.end(), use) == value->uses_.end()) {
-              readers += (readers.empty() ? "" : ", ") + node->describe() + " input #" + std::to_string(i);
+        for (const Graph* graph : graphOrder) {
+          for (const auto& node : graph->nodes_) {
+            for (size_t i = 0; i < node->inputs_.size(); ++i) {
+              if (node->inputs_[i] != value) continue;
+              const Use use{node.get(), i};
+              if (std::find(value->uses_.begin(), value->uses_.end(), use) == value->uses_.end()) {
+                readers += (readers.empty() ? "" : ", ") + node->describe() + " input #" + std::to_string(i);
+              }
             }
           }
         }
       }
-      problems.push_back(label + ": " + std::to_string(expected) + " node inputs read it but its use list has " +
-                         std::to_string(valid) + " entries" + (readers.empty() ? "" : " (missing: " + readers + ")"));
+      problems.push_back(label + ": " + std::to_string(facts.expectedUses) +
+                         " node inputs read it but its use list has " + std::to_string(valid) + " entries" +
+                         (readers.empty() ? "" : " (missing: " + readers + ")"));
     }
 
-    auto outputsIt = expectedOutputs.find(value);
-    const size_t outputs = outputsIt == expectedOutputs.end() ? 0 : outputsIt->second;
-    if (value->graphOutputCount_ != outputs) {
+    if (value->graphOutputCount_ != facts.expectedOutputs) {
       problems.push_back(label + ": its graph-output counter is " + std::to_string(value->graphOutputCount_) +
-                         " but it appears " + std::to_string(outputs) + " times in graph output lists");
+                         " but it appears " + std::to_string(facts.expectedOutputs) + " times in graph output lists");
     }
-    std::vector<Graph*> nestedExpected;
-    if (auto it = expectedNested.find(value); it != expectedNested.end()) nestedExpected = it->second;
-    std::vector<Graph*> nestedActual = value->nestedOutputOf_;
-    std::sort(nestedExpected.begin(), nestedExpected.end());
-    std::sort(nestedActual.begin(), nestedActual.end());
-    if (nestedExpected != nestedActual) {
-      problems.push_back(label + ": its record of nested graphs returning it is out of date");
+    if (!value->nestedOutputOf_.empty() || facts.expectedOutputs > 0) {
+      std::vector<Graph*> nestedExpected;
+      if (auto it = expectedNested.find(value); it != expectedNested.end()) nestedExpected = it->second;
+      std::vector<Graph*> nestedActual = value->nestedOutputOf_;
+      std::sort(nestedExpected.begin(), nestedExpected.end());
+      std::sort(nestedActual.begin(), nestedActual.end());
+      if (nestedExpected != nestedActual) {
+        problems.push_back(label + ": its record of nested graphs returning it is out of date");
+      }
     }
   };
   for (const Graph* graph : graphOrder) {
@@ -856,16 +883,6 @@ void Graph::NameTable::verifyTree(const Graph& root, std::vector<std::string>& p
     for (const auto& node : graph->nodes_) {
       for (const Value* output : node->outputs_) checkValue(output);
     }
-  }
-
-  std::vector<std::string> stale;
-  for (const auto& [name, value] : table) {
-    if (value == nullptr || values.find(value) == values.end()) stale.push_back(name);
-  }
-  std::sort(stale.begin(), stale.end());
-  for (const auto& name : stale) {
-    problems.push_back("the name table holds %" + name +
-                       " for a value that is not in the graph (destroyed, or in a nested graph that is not attached)");
   }
 }
 
@@ -966,6 +983,7 @@ void cloneInto(const Graph& source, Graph& target, ValueMap& map) {
 std::unique_ptr<Graph> Graph::clone() const {
   auto copy = std::make_unique<Graph>(name_, parent_);
   ValueMap map;
+  map.reserve(nodes_.size() + inputs_.size());
   cloneInto(*this, *copy, map);
   return copy;
 }

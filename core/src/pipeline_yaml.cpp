@@ -96,24 +96,30 @@ class YamlConfigReader {
     return "nothing";
   }
 
+  static OptionValue nullAt(const SourceLocation& where) {
+    OptionValue value;
+    value.setWhere(where);
+    return value;
+  }
+
   static bool isQuoted(const YAML::Node& node) { return node.Tag() == "!"; }
 
   OptionValue toValue(const YAML::Node& node, const SourceLocation& fallback, int depth) {
     SourceLocation where = at(node, fallback);
     if (depth > kMaxNesting) {
       problem(where, "values nested more than 64 deep");
-      return OptionValue({}, where);
+      return nullAt(where);
     }
     switch (node.Type()) {
       case YAML::NodeType::Null:
       case YAML::NodeType::Undefined:
-        return OptionValue({}, where);
+        return nullAt(where);
       case YAML::NodeType::Scalar:
         if (isQuoted(node)) return OptionValue(node.Scalar(), where);
         return OptionValue(detail::parsePlainScalar(node.Scalar()), where);
       case YAML::NodeType::Sequence: {
         OptionValue::List list;
-        for (const YAML::Node element : node) list.push_back(toValue(element, where, depth + 1));
+        for (const YAML::Node& element : node) list.push_back(toValue(element, where, depth + 1));
         return OptionValue(std::move(list), where);
       }
       case YAML::NodeType::Map: {
@@ -138,7 +144,7 @@ class YamlConfigReader {
         return OptionValue(std::move(map), where);
       }
     }
-    return OptionValue({}, where);
+    return nullAt(where);
   }
 
   void readVersion(const YAML::Node& value, const SourceLocation& keyWhere, PipelineConfig& config) {
@@ -164,7 +170,7 @@ class YamlConfigReader {
                                        kindOf(value));
       return;
     }
-    for (const YAML::Node item : value) {
+    for (const YAML::Node& item : value) {
       SourceLocation where = at(item, keyWhere);
       if (!item.IsScalar() || item.Scalar().empty()) {
         problem(where, "each entry of 'plugins' must be a plugin file path, got " + kindOf(item));
@@ -231,7 +237,7 @@ class YamlConfigReader {
       problem(at(list, fallback), "fixpoint groups nested more than 64 deep");
       return;
     }
-    for (const YAML::Node item : list) readStep(item, at(list, fallback), steps, depth);
+    for (const YAML::Node& item : list) readStep(item, at(list, fallback), steps, depth);
   }
 
   void readStep(const YAML::Node& item, const SourceLocation& fallback, std::vector<PipelineStep>& steps, int depth) {

@@ -8,7 +8,7 @@ Runtime at every batch size of the case, compare with LibTorch's outputs.
 MODE is traced or scripted. Steps (each failure says which step and why):
   1. fixtures: ensure DIR/MODEL is current (generated on demand, see fixtures.py)
   2. convert:  torchport convert MODEL.pt -o OUT.onnx --opset N --input-names ...
-               --output-names ... --dynamic-axes NAME:AXIS=SYMBOL ...
+               --output-names ... --dynamic-axes NAME:AXIS=SYMBOL,...
                (--exporter torch-onnx uses torch.onnx.export on the same .pt instead: it
                proves the harness itself, independently of torchport)
   3. check:    onnx.checker (full check, with shape inference) for opset <= 17 -- onnx 1.12
@@ -58,9 +58,9 @@ def torchport_command(torchport: Path, model_pt: Path, out: Path, opset: int, me
     command = [str(torchport), "convert", str(model_pt), "-o", str(out), "--opset", str(opset),
                "--input-names", ",".join(meta["input_names"]),
                "--output-names", ",".join(meta["output_names"])]
-    for name, axes in meta["dynamic_axes"].items():
-        for axis, symbol in axes.items():
-            command += ["--dynamic-axes", f"{name}:{axis}={symbol}"]
+    axes = [f"{name}:{axis}={symbol}" for name, by_axis in meta["dynamic_axes"].items() for axis, symbol in by_axis.items()]
+    if axes:
+        command += ["--dynamic-axes", ",".join(axes)]
     return command
 
 
@@ -220,7 +220,10 @@ def main():
         case = cases.get(args.model)
         if args.mode not in case.modes:
             raise CaseFailure(f"{args.model} has no {args.mode} fixture (modes in cases.py: {', '.join(case.modes)})")
-        meta = fixtures.ensure(args.fixtures, [args.model], log=log)[args.model]
+        try:
+            meta = fixtures.ensure(args.fixtures, [args.model], log=log)[args.model]
+        except Exception as err:  # noqa: BLE001 -- any generator error is this step's failure
+            raise CaseFailure(f"could not generate fixtures: {type(err).__name__}: {err}") from err
         fixture_dir = args.fixtures / args.model
         shutil.rmtree(args.work, ignore_errors=True)
         args.work.mkdir(parents=True)
@@ -244,6 +247,7 @@ def main():
             run_oracle(onnx_path, fixture_dir / "inputs" / f"b{batch}", ort_dir)
             step = f"compare (batch {batch})"
             failures += compare(fixture_dir / "ref" / args.mode / f"b{batch}", ort_dir, meta, batch)
+        step = "compare"
         if failures:
             raise CaseFailure("outputs differ from LibTorch:\n" + "\n".join("    - " + f for f in failures))
     except CaseFailure as failure:

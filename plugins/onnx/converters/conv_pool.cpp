@@ -5,6 +5,7 @@
 // is rewritten as floor mode with just enough extra end padding to produce PyTorch's
 // output size (exact for MaxPool, and for AveragePool when padding is not counted).
 #include <algorithm>
+#include <cmath>
 
 #include "converters.h"
 
@@ -193,8 +194,8 @@ Status lowerConvTransposeNd(Lowering& l) {
 // Pooling
 // ---------------------------------------------------------------------------------------
 struct PoolArgs {
-  size_t spatial;
-  bool isMax;
+  size_t spatial = 2;
+  bool isMax = true;
   // Input indices; dilation only for max, count_include_pad/divisor_override only for avg.
   size_t kernel = 1, stride = 2, padding = 3;
   std::optional<size_t> dilation, ceilMode, countIncludePad, divisorOverride;
@@ -317,7 +318,9 @@ Status lowerPoolCommon(Lowering& l, const PoolArgs& a) {
 
 // max_pool{1,2,3}d(self, kernel_size, stride=[], padding=0, dilation=1, ceil_mode=False)
 Status lowerMaxPool(Lowering& l, size_t n) {
-  PoolArgs a{n, true};
+  PoolArgs a;
+  a.spatial = n;
+  a.isMax = true;
   a.dilation = 4;
   a.ceilMode = 5;
   return lowerPoolCommon(l, a);
@@ -329,7 +332,9 @@ Status lowerMaxPool3d(Lowering& l) { return lowerMaxPool(l, 3); }
 // avg_pool{1,2,3}d(self, kernel_size, stride=[], padding=0, ceil_mode=False,
 //                  count_include_pad=True[, divisor_override=None])
 Status lowerAvgPool(Lowering& l, size_t n) {
-  PoolArgs a{n, false};
+  PoolArgs a;
+  a.spatial = n;
+  a.isMax = false;
   a.ceilMode = 4;
   a.countIncludePad = 5;
   if (n > 1) a.divisorOverride = 6;

@@ -90,7 +90,8 @@ std::string modulePathOf(const jit::Node* node) {
       const auto& instance = std::get<2>(entry);
       if (!instance) continue;
       std::string name = instance->instance_name();
-      if (name.empty() || name == "self") continue;
+      // Calls to methods of the same instance are recorded as "SELF".
+      if (name.empty() || name == "SELF" || name == "self") continue;
       if (!path.empty()) path += '.';
       path += name;
     }

@@ -29,7 +29,9 @@ class PluginHost {
   PluginHost& operator=(const PluginHost&) = delete;
 
   // Loads one plugin file. A plugin whose name is already loaded is skipped (debug log)
-  // when `skipIfLoaded`, else reported as a duplicate.
+  // when `skipIfLoaded`, else reported as a duplicate. Loading the same file again is a
+  // no-op. A bare file name (`onnx`, `libtorchport_onnx.so`) not found in the current
+  // directory is also looked up in the search directories below.
   Status load(const std::filesystem::path& file, bool skipIfLoaded = false);
   PluginError lastError() const { return lastError_; }
 
@@ -49,7 +51,9 @@ class PluginHost {
  private:
   struct Library;
   Registry& registry_;
-  std::vector<std::unique_ptr<Library>> libraries_;  // kept loaded for the host's lifetime
+  // Loaded with RTLD_NODELETE: plugin code stays mapped until exit, so the Registry (whose
+  // std::functions point into it) may outlive the host.
+  std::vector<std::unique_ptr<Library>> libraries_;
   std::vector<LoadedPlugin> plugins_;
   PluginError lastError_ = PluginError::None;
 };
