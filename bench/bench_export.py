@@ -53,8 +53,11 @@ def measure(command, log_file: Path) -> dict:
             "stderr": stderr.strip()}
 
 
-def first_lines(text: str, count: int = 3) -> str:
-    lines = [line for line in text.splitlines() if line.strip()]
+def first_lines(text: str, count: int = 2) -> str:
+    """The gist of a failed process's stderr: its last lines, without Python warnings and
+    /usr/bin/time's own "Command exited" line."""
+    noise = ("Warning", "warnings.warn", "Command exited with non-zero status", "Command terminated by signal")
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not any(n in line for n in noise)]
     return " | ".join(lines[-count:]) if lines else "(no message)"
 
 
@@ -177,7 +180,7 @@ def report(results, args):
         print(f"  {'nodes after ORT basic opt':<26}{fmt(a, 'd'):>12}{fmt(b, 'd'):>12}{fmt(ratio(a, b)):>9}")
         if tp["ok"] and peer["ok"]:
             print(f"  torchport nodes / peer nodes after ORT basic: {fmt(ratio(tp['nodes'], peer.get('basic_nodes')))}")
-        for key, who in (("torchport", "torchport"), ("peer", "peer")):
+        for key, who in (("torchport", "torchport"), ("peer", "peer (torch.onnx.export)")):
             side = r[key]
             if not side["ok"]:
                 print(f"  {who} failed: {first_lines(side['stderr'])}")

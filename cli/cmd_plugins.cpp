@@ -81,19 +81,32 @@ Command addPluginsCommand(CLI::App& parent, GlobalOptions& globals) {
               return 0;
             }
 
+            // Grouped by category ("pass:x" -> passes: x), wrapped at 100 columns.
             const auto printPlugin = [](const std::string& title, const std::vector<std::string>& provides) {
               std::cout << title << '\n';
-              std::string line = "    provides:";
-              for (size_t i = 0; i < provides.size(); ++i) {
-                const std::string item = " " + provides[i] + (i + 1 < provides.size() ? "," : "");
-                if (line.size() + item.size() > 100) {
-                  std::cout << line << '\n';
-                  line = "             ";
-                }
-                line += item;
+              std::vector<std::pair<std::string, std::vector<std::string>>> groups;
+              for (const std::string& item : provides) {
+                const size_t colon = item.find(':');
+                const std::string category = colon == std::string::npos ? "other" : item.substr(0, colon);
+                const std::string name = colon == std::string::npos ? item : item.substr(colon + 1);
+                auto it = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == category; });
+                if (it == groups.end()) it = groups.insert(groups.end(), {category, {}});
+                it->second.push_back(name);
               }
-              if (provides.empty()) line += " nothing";
-              std::cout << line << '\n';
+              if (groups.empty()) std::cout << "    provides nothing\n";
+              for (const auto& [category, names] : groups) {
+                std::string line = "    " + category + "s (" + std::to_string(names.size()) + "):";
+                const std::string continuation(8, ' ');
+                for (size_t i = 0; i < names.size(); ++i) {
+                  const std::string item = " " + names[i] + (i + 1 < names.size() ? "," : "");
+                  if (line.size() + item.size() > 100 && line.size() > continuation.size()) {
+                    std::cout << line << '\n';
+                    line = continuation;
+                  }
+                  line += item;
+                }
+                std::cout << line << '\n';
+              }
             };
             printPlugin(std::string("core ") + TORCHPORT_VERSION + "  (built in)", coreProvides);
             for (const LoadedPlugin& plugin : session.plugins()) {

@@ -7,6 +7,9 @@ set -uo pipefail
 
 TORCHPORT=${1:?usage: cli_test.sh TORCHPORT SOURCE_DIR}
 SRC=${2:?usage: cli_test.sh TORCHPORT SOURCE_DIR}
+TORCHPORT=$(cd "$(dirname "$TORCHPORT")" && pwd)/$(basename "$TORCHPORT")
+SRC=$(cd "$SRC" && pwd)
+[ -x "$TORCHPORT" ] || { echo "cli_test.sh: $TORCHPORT is not an executable" >&2; exit 2; }
 PYTHON=/usr/bin/python3
 [ -x "$PYTHON" ] || PYTHON=python3
 DEMO_MODEL="$SRC/examples/demo/model.tpir"

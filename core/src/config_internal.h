@@ -12,6 +12,17 @@
 
 namespace torchport::detail {
 
+// A location is known when it names a file/flag or a line.
+inline bool isKnown(const SourceLocation& where) { return where.line > 0 || !where.file.empty(); }
+// `primary` when known, else `fallback`.
+inline const SourceLocation& knownOr(const SourceLocation& primary, const SourceLocation& fallback) {
+  return isKnown(primary) ? primary : fallback;
+}
+// "file:line:col: " when known, else "" (messages then start with their subject).
+inline std::string locationPrefix(const SourceLocation& where) {
+  return isKnown(where) ? where.toString() + ": " : std::string();
+}
+
 // Damerau (optimal string alignment) distance, case-insensitive.
 size_t editDistance(std::string_view a, std::string_view b);
 

@@ -333,14 +333,14 @@ std::optional<OptionValue> checkValue(const OptionSpec& spec, const OptionValue&
                                       const SourceLocation& where, std::string_view subject,
                                       std::vector<std::string>& problems) {
   auto problem = [&](const SourceLocation& at, const std::string& text) {
-    problems.push_back(at.toString() + ": " + std::string(subject) + ": option '" + spec.name + "' " + text);
+    problems.push_back(locationPrefix(at) + std::string(subject) + ": option '" + spec.name + "' " + text);
   };
   auto mismatch = [&]() {
     problem(where, "must be " + std::string(optionTypeName(spec.type)) + ", got " + shortValue(value));
     return std::nullopt;
   };
   auto elementLocation = [&](const OptionValue& element) {
-    return element.where().line > 0 ? element.where() : where;
+    return knownOr(element.where(), where);
   };
   // Lists: every element must have the element type; report the first offender.
   auto checkList = [&](auto isElementOk, std::string_view elementType, bool widenToFloat) -> std::optional<OptionValue> {
@@ -409,14 +409,14 @@ std::optional<OptionValue> checkValue(const OptionSpec& spec, const OptionValue&
 Options validateOptionsInto(std::string_view subject, const std::vector<OptionSpec>& specs,
                             const OptionValue& given, const SourceLocation& fallbackWhere,
                             std::vector<std::string>& problems) {
-  const SourceLocation& mapWhere = given.where().line > 0 ? given.where() : fallbackWhere;
+  const SourceLocation& mapWhere = knownOr(given.where(), fallbackWhere);
   std::map<std::string, OptionValue, std::less<>> values;
   static const OptionValue::Map kEmpty;
   const OptionValue::Map* entries = &kEmpty;
   if (given.isMap()) {
     entries = &given.asMap();
   } else if (!given.isNull()) {
-    problems.push_back(mapWhere.toString() + ": " + std::string(subject) +
+    problems.push_back(locationPrefix(mapWhere) + std::string(subject) +
                        ": options must be a map of `key: value` pairs, got " + shortValue(given));
   }
 
@@ -426,17 +426,17 @@ Options validateOptionsInto(std::string_view subject, const std::vector<OptionSp
 
   std::set<std::string, std::less<>> seen;
   for (const auto& [key, value] : *entries) {
-    const SourceLocation& where = value.where().line > 0 ? value.where() : mapWhere;
+    const SourceLocation& where = knownOr(value.where(), mapWhere);
     auto spec = std::find_if(specs.begin(), specs.end(), [&](const OptionSpec& s) { return s.name == key; });
     if (spec == specs.end()) {
-      std::string text = where.toString() + ": " + std::string(subject) + ": option '" + key + "' is unknown" +
+      std::string text = locationPrefix(where) + std::string(subject) + ": option '" + key + "' is unknown" +
                          didYouMeanSuffix(key, known);
       text += known.empty() ? "; this step takes no options" : "; known options: " + joinNames(known);
       problems.push_back(std::move(text));
       continue;
     }
     if (!seen.insert(key).second) {
-      problems.push_back(where.toString() + ": " + std::string(subject) + ": option '" + key +
+      problems.push_back(locationPrefix(where) + std::string(subject) + ": option '" + key +
                          "' is given more than once");
       continue;
     }
@@ -450,7 +450,7 @@ Options validateOptionsInto(std::string_view subject, const std::vector<OptionSp
     for (const auto& [key, value] : *entries) givenButInvalid = givenButInvalid || (key == spec.name && !value.isNull());
     if (givenButInvalid) continue;  // already reported
     if (spec.required) {
-      std::string text = mapWhere.toString() + ": " + std::string(subject) + ": option '" + spec.name +
+      std::string text = locationPrefix(mapWhere) + std::string(subject) + ": option '" + spec.name +
                          "' is required but missing (add `" + spec.name + ": <" +
                          std::string(optionTypeName(spec.type)) + ">`";
       if (!spec.doc.empty()) text += ": " + spec.doc;

@@ -112,7 +112,7 @@ Status PassManager::runStep(Graph& graph, PipelineStep& step, PassContext& conte
     if (!converged) {
       std::string changers;
       for (const std::string& name : lastChangers) changers += (changers.empty() ? "" : ", ") + name;
-      std::string where = step.where.line > 0 ? " at " + step.where.toString() : std::string();
+      std::string where = step.where.line > 0 || !step.where.file.empty() ? " at " + step.where.toString() : std::string();
       context.diag().warn("fixpoint group" + where + " still changed the graph after " +
                           std::to_string(maxIterations) + " iterations (last changes by " + changers +
                           "); continuing with the result. Raise max_iterations if more rounds are expected to help.");

@@ -28,14 +28,10 @@ const std::vector<OptionSpec>& fixpointSpecs() {
   return specs;
 }
 
-// "file:line:col: " when the location is known, else "".
-std::string prefix(const SourceLocation& where) {
-  if (where.line == 0 && where.file.empty()) return {};
-  return where.toString() + ": ";
-}
+std::string prefix(const SourceLocation& where) { return detail::locationPrefix(where); }
 
 const SourceLocation& optionsLocation(const PipelineStep& step) {
-  return step.rawOptions.where().line > 0 ? step.rawOptions.where() : step.where;
+  return detail::knownOr(step.rawOptions.where(), step.where);
 }
 
 // Runs a plugin-provided validate hook; plugins are foreign code, so exceptions are
@@ -111,9 +107,9 @@ void validateInput(PipelineConfig& config, const Registry& registry, std::vector
   input.importer = nullptr;
   const OptionValue* pathValue = input.raw.find("path");
   const OptionValue* formatValue = input.raw.find("format");
-  const SourceLocation& pathWhere = pathValue != nullptr && pathValue->where().line > 0 ? pathValue->where() : input.where;
+  const SourceLocation& pathWhere = pathValue != nullptr ? detail::knownOr(pathValue->where(), input.where) : input.where;
   const SourceLocation& formatWhere =
-      formatValue != nullptr && formatValue->where().line > 0 ? formatValue->where() : input.where;
+      formatValue != nullptr ? detail::knownOr(formatValue->where(), input.where) : input.where;
 
   if (input.path.empty()) {
     problems.push_back(prefix(input.where) + "input: no model file given; set `path:` under `input:`");
@@ -158,7 +154,7 @@ void validateInput(PipelineConfig& config, const Registry& registry, std::vector
   if (input.importer == nullptr) return;
 
   // path and format are the input's own keys; everything else belongs to the importer.
-  OptionValue importerOptions(OptionValue::Map{}, input.raw.where().line > 0 ? input.raw.where() : input.where);
+  OptionValue importerOptions(OptionValue::Map{}, detail::knownOr(input.raw.where(), input.where));
   if (input.raw.isMap()) {
     for (const auto& [key, value] : input.raw.asMap()) {
       if (key != "path" && key != "format") importerOptions.asMap().emplace_back(key, value);

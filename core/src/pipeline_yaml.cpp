@@ -356,7 +356,7 @@ Expected<PipelineConfig> parsePipelineYaml(std::string_view yamlText, const std:
 
 Expected<PipelineConfig> loadPipelineFile(const std::filesystem::path& file) {
   auto text = readTextFile(file);
-  if (!text) return text.status().withContext("cannot read pipeline config '" + file.string() + "'");
+  if (!text) return text.status().withContext("pipeline config");  // the message already names the file
   return parsePipelineYaml(text.value(), file);
 }
 

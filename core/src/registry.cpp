@@ -260,7 +260,13 @@ const ImporterEntry* Registry::sniffImporter(std::span<const std::byte> head, co
   for (const auto& [format, entry] : impl_->importers) {
     int score = 0;
     if (entry.sniff) {
-      score = entry.sniff(head, path);
+      // A sniffer is plugin code looking at arbitrary bytes; one that throws simply
+      // does not claim the file.
+      try {
+        score = entry.sniff(head, path);
+      } catch (...) {
+        score = 0;
+      }
     } else {
       // No sniffer: the extension is all we can go on.
       for (const std::string& extension : entry.info.extensions) {

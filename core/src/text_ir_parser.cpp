@@ -17,6 +17,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <variant>
 #include <vector>
 
@@ -823,13 +824,13 @@ class Parser {
 
   Status parseAttributes(NodeAst& node, int depth) {
     take();  // '{'
+    std::unordered_set<std::string> seen;  // a set: no quadratic blow-up on huge inputs
     while (true) {
       const Token& nameToken = peek();
       if (nameToken.kind != Tok::Word && nameToken.kind != Tok::String)
         return unexpected(nameToken, "an attribute name (name=value)");
       Token name = take();
-      for (const auto& [existing, unused] : node.attributes)
-        if (existing == name.text) return error(name.loc, "duplicate attribute '" + name.text + "'");
+      if (!seen.insert(name.text).second) return error(name.loc, "duplicate attribute '" + name.text + "'");
       TP_RETURN_IF_ERROR(expect(Tok::Equal, "'=' after attribute name '" + name.text + "'"));
       AttrAst value;
       TP_RETURN_IF_ERROR(parseAttributeValue(value, depth));

@@ -166,7 +166,7 @@ void collectLeftovers(const Graph& graph, std::map<std::string, size_t>& leftove
 Expected<size_t> removeDeadNodes(Graph& graph) {
   size_t total = 0;
   for (;;) {
-    TP_TRY(size_t removed, removeDeadOnce(graph));
+    TP_ASSIGN_OR_RETURN(size_t removed, removeDeadOnce(graph));
     if (removed == 0) return total;
     total += removed;
   }
@@ -202,11 +202,11 @@ Status runLowerToOnnx(Graph& graph, PassContext& context) {
     return Status::usage("lower-to-onnx: opset " + std::to_string(opset) + " is outside the supported range 13..18");
 
   // 1. Prepare.
-  TP_TRY(size_t assertions, dropAssertions(graph));
+  TP_ASSIGN_OR_RETURN(size_t assertions, dropAssertions(graph));
   if (assertions > 0)
     context.diag().info("lower-to-onnx: dropped " + std::to_string(assertions) +
                         " assertion/warning node(s): ONNX graphs cannot raise");
-  TP_TRY(size_t deadBefore, removeDeadNodes(graph));
+  TP_ASSIGN_OR_RETURN(size_t deadBefore, removeDeadNodes(graph));
   (void)deadBefore;
   std::unordered_map<const Graph*, const Node*> owners;
   collectOwners(graph, owners);
@@ -220,7 +220,7 @@ Status runLowerToOnnx(Graph& graph, PassContext& context) {
   TP_RETURN_IF_ERROR(lowerGraph(graph, context, request));
 
   // 3. Clean up and check.
-  TP_TRY(size_t deadAfter, removeDeadNodes(graph));
+  TP_ASSIGN_OR_RETURN(size_t deadAfter, removeDeadNodes(graph));
   (void)deadAfter;
   std::map<std::string, size_t> leftovers;
   collectLeftovers(graph, leftovers);

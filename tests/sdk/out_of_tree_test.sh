@@ -60,7 +60,13 @@ configure_args=(-G Ninja "-DCMAKE_MAKE_PROGRAM=$ninja_bin" -DCMAKE_BUILD_TYPE=Re
 
 # ---- 1. install ----
 step "install $build_dir into $prefix"
-logged "$work_dir/install.log" "$cmake_bin" --install "$build_dir" --prefix "$prefix"
+if ! "$cmake_bin" --install "$build_dir" --prefix "$prefix" >"$work_dir/install.log" 2>&1; then
+  cat "$work_dir/install.log" >&2
+  if grep -q "cannot find" "$work_dir/install.log"; then
+    fail "cmake --install needs every installed target built: run 'ninja -C $build_dir' first"
+  fi
+  fail "cmake --install $build_dir failed (log: $work_dir/install.log)"
+fi
 for file in bin/torchport include/torchport/torchport.h include/torchport/plugin.h include/torchport/registry.h \
             include/torchport/host/plugin_host.h; do
   [[ -f "$prefix/$file" ]] || fail "the install lacks $file"

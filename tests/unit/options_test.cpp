@@ -204,6 +204,19 @@ TEST(ValidateOptions, OptionsMustBeAMap) {
             "cfg.yaml:6:21: step 'fold-constants': options must be a map of `key: value` pairs, got int 3");
 }
 
+TEST(ValidateOptions, UnknownLocationsAreLeftOut) {
+  OptionValue given(OptionValue::Map{{"opset", OptionValue(int64_t{17})}});
+  auto options = validateOptions("eliminate-dead-code", {}, given);
+  ASSERT_FALSE(options);
+  EXPECT_EQ(options.status().message(), "step 'eliminate-dead-code': option 'opset' is unknown; this step takes no options");
+  // A command-line flag as the location (no line) is still shown.
+  OptionValue flag(OptionValue::Map{{"opset", OptionValue(std::string("x"), SourceLocation{"--opset", 0, 0})}});
+  OptionSpec opset = spec("opset", OptionType::Int);
+  auto fromFlag = validateOptions("lower-to-onnx", {opset}, flag);
+  ASSERT_FALSE(fromFlag);
+  EXPECT_EQ(fromFlag.status().message(), "--opset: step 'lower-to-onnx': option 'opset' must be int, got string 'x'");
+}
+
 TEST(ValidateOptions, ExplicitNullFallsBackToDefault) {
   auto options = validateOptions("save-onnx", onnxLikeSpecs(),
                                  mapOf({{"path", OptionValue(std::string("m.onnx"))}, {"opset", OptionValue()}}));

@@ -244,9 +244,67 @@ class MetaInterpreter {
     return std::vector<c10::IValue>(stack.begin(), stack.end());
   }
 
+  // Container and cast nodes are interpreter instructions, not operators (getOperation
+  // fails on them); their (hidden) LibTorch helpers are re-done here.
+  static std::optional<std::vector<c10::IValue>> executeInstruction(jit::Node* node, std::vector<c10::IValue>& inputs) {
+    const c10::Symbol kind = node->kind();
+    if (kind == c10::prim::ListConstruct) {
+      const auto listType = node->output()->type()->expect<c10::ListType>();
+      c10::impl::GenericList list(listType->getElementType());
+      list.reserve(inputs.size());
+      for (c10::IValue& input : inputs) list.push_back(std::move(input));
+      return std::vector<c10::IValue>{c10::IValue(std::move(list))};
+    }
+    if (kind == c10::prim::TupleConstruct) {
+      auto tupleType = node->output()->type()->cast<c10::TupleType>();
+      if (tupleType && tupleType->schema()) {
+        return std::vector<c10::IValue>{c10::ivalue::Tuple::createNamed(std::move(inputs), tupleType)};
+      }
+      return std::vector<c10::IValue>{c10::ivalue::Tuple::create(std::move(inputs))};
+    }
+    if (kind == c10::prim::DictConstruct) {
+      const auto dictType = node->output()->type()->expect<c10::DictType>();
+      c10::impl::GenericDict dict(dictType->getKeyType(), dictType->getValueType());
+      for (size_t i = 0; i + 1 < inputs.size(); i += 2) dict.insert_or_assign(inputs[i], inputs[i + 1]);
+      return std::vector<c10::IValue>{c10::IValue(std::move(dict))};
+    }
+    if (kind == c10::prim::ListUnpack) {
+      std::vector<c10::IValue> elements = inputs.at(0).toList().vec();
+      if (elements.size() != node->outputs().size()) {
+        throw ShapeRunError("prim::ListUnpack of a list of " + std::to_string(elements.size()) + " elements into " +
+                            std::to_string(node->outputs().size()));
+      }
+      return elements;
+    }
+    if (kind == c10::prim::TupleUnpack) return inputs.at(0).toTupleRef().elements().vec();
+    if (kind == c10::prim::TupleSlice) {
+      const auto& elements = inputs.at(0).toTupleRef().elements();
+      const auto begin = static_cast<size_t>(node->i(c10::attr::beg));
+      const auto end = static_cast<size_t>(node->i(c10::attr::end));
+      std::vector<c10::IValue> slice(elements.begin() + begin, elements.begin() + end);
+      return std::vector<c10::IValue>{c10::ivalue::Tuple::create(std::move(slice))};
+    }
+    if (kind == c10::prim::Uninitialized) return std::vector<c10::IValue>{c10::IValue::uninitialized()};
+    if (kind == c10::prim::unchecked_cast) return std::vector<c10::IValue>{inputs.at(0)};
+    if (kind == c10::prim::isinstance) {
+      const c10::TypePtr actual = inputs.at(0).type();
+      bool matches = false;
+      for (const c10::TypePtr& candidate : node->tys(c10::attr::types)) {
+        matches = matches || actual->isSubtypeOf(*candidate);
+      }
+      return std::vector<c10::IValue>{c10::IValue(matches)};
+    }
+    return std::nullopt;
+  }
+
   std::vector<c10::IValue> execute(jit::Node* node) {
     std::vector<c10::IValue> inputs;
     for (const jit::Value* input : node->inputs()) inputs.push_back(valueOf(input));
+    try {
+      if (auto results = executeInstruction(node, inputs)) return *std::move(results);
+    } catch (const std::exception& error) {
+      throw ShapeRunError(describeJitNode(node) + ": " + firstLineOf(error));
+    }
     try {
       return invoke(node, inputs);
     } catch (const std::exception&) {
