@@ -95,7 +95,8 @@ Command addPluginsCommand(CLI::App& parent, GlobalOptions& globals) {
               }
               if (groups.empty()) std::cout << "    provides nothing\n";
               for (const auto& [category, names] : groups) {
-                std::string line = "    " + category + "s (" + std::to_string(names.size()) + "):";
+                const std::string plural = category.ends_with("s") ? category + "es" : category + "s";
+                std::string line = "    " + plural + " (" + std::to_string(names.size()) + "):";
                 const std::string continuation(8, ' ');
                 for (size_t i = 0; i < names.size(); ++i) {
                   const std::string item = " " + names[i] + (i + 1 < names.size() ? "," : "");

@@ -114,7 +114,7 @@ expect_rc 2 && expect_single_error && expect_stderr "did you mean 'eliminate-dea
 # ---------------------------------------------------------------------------------------
 begin "plugins lists core and the search path"
 run plugins
-expect_rc 0 && expect_stdout '^core ' && expect_stdout 'importer:tpir' && expect_stdout 'search path' && pass
+expect_rc 0 && expect_stdout '^core ' && expect_stdout 'importers \([0-9]+\):.*tpir' && expect_stdout 'search path' && pass
 
 begin "plugins --json is valid JSON"
 run plugins --json

@@ -11,8 +11,8 @@ For each model of cases.py, in OUT/<model>/:
 
 Random weights only (nothing is downloaded); every model and input is seeded from its name,
 so one model can be regenerated alone with identical results. A model is regenerated only
-when meta.json's hash differs from the hash of its cases.py entry, the generator
-sources and the torch version.
+when meta.json's hash differs from the hash of its cases.py entry, the generating
+code (GENERATOR_SOURCES / GENERATOR_FUNCTIONS) and the torch version.
 """
 import argparse
 import fcntl
@@ -31,10 +31,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import cases  # noqa: E402  (after sys.path so custom_models resolves too)
 
-# Shared by every model; a change here regenerates everything. cases.py is not in the list:
-# each model is keyed by its own table entry instead (case_fingerprint), so adding or editing
-# one line of the table regenerates that model only.
-GENERATOR_SOURCES = ("custom_models.py", "fixtures.py")
+# What decides a model's fixture content: these sources, its own cases.py entry
+# (case_fingerprint) and the torch/torchvision versions. Locking, logging and the CLI of this
+# file are deliberately not part of it, so editing them regenerates nothing.
+GENERATOR_SOURCES = ("custom_models.py",)
+GENERATOR_FUNCTIONS = ("safe_file_name", "model_seed", "randomize_for_inference", "flatten_outputs", "save_npy",
+                       "generate")
 
 
 def describe_callable(fn) -> str:
@@ -57,6 +59,8 @@ def generator_hash(case: cases.Case) -> str:
     digest = hashlib.sha256()
     for source in GENERATOR_SOURCES:
         digest.update((HERE / source).read_bytes())
+    for function in GENERATOR_FUNCTIONS:
+        digest.update(inspect.getsource(globals()[function]).encode())
     for dist in ("torch", "torchvision"):
         digest.update(importlib.metadata.version(dist).encode())
     digest.update(case_fingerprint(case).encode())
@@ -212,11 +216,12 @@ def generate(case: cases.Case, model_dir: Path, gen_hash: str) -> dict:
 
 
 class FixtureLock:
-    """Serializes generation between concurrent ctest jobs sharing one fixture directory."""
+    """Serializes generation of one model between processes sharing the fixture root (ctest
+    jobs, the fast and slow fixture tests running side by side)."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, name: str):
         root.mkdir(parents=True, exist_ok=True)
-        self.path = root / ".lock"
+        self.path = root / f".{name}.lock"
 
     def __enter__(self):
         self.file = open(self.path, "w")
@@ -231,11 +236,11 @@ class FixtureLock:
 def ensure(root: Path, names, log=print) -> dict:
     """Makes sure fixtures for `names` exist and are current; returns {name: meta}."""
     metas = {}
-    with FixtureLock(root):
-        for name in names:
-            case = cases.get(name)
-            gen_hash = generator_hash(case)
-            model_dir = root / name
+    for name in names:
+        case = cases.get(name)
+        gen_hash = generator_hash(case)
+        model_dir = root / name
+        with FixtureLock(root, name):
             if is_current(model_dir, gen_hash):
                 metas[name] = json.loads((model_dir / "meta.json").read_text())
                 continue

@@ -109,9 +109,14 @@ def convert_with_torch_onnx(model_pt: Path, out: Path, opset: int, meta: dict, i
 
 # ---- 3. check --------------------------------------------------------------------------------
 
-def check_model(path: Path, opset: int, meta: dict) -> None:
+def check_model(path: Path, opset: int, meta: dict) -> list:
+    """Returns the problems found (the case goes on to ONNX Runtime regardless, so one run
+    shows both a checker complaint and whether the numbers are right)."""
     import onnx
-    model = onnx.load(str(path), load_external_data=False)
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as err:  # noqa: BLE001 -- protobuf's DecodeError and friends
+        raise CaseFailure(f"{path} is not a readable ONNX file: {err}") from None
     problems = []
     declared = {imp.domain or "ai.onnx": imp.version for imp in model.opset_import}
     if declared.get("ai.onnx") != opset:
@@ -141,8 +146,7 @@ def check_model(path: Path, opset: int, meta: dict) -> None:
     else:
         log(f"  onnx.checker: skipped (onnx {onnx.__version__} knows opsets <= {CHECKER_MAX_OPSET}); "
             "ONNX Runtime validates this file")
-    if problems:
-        raise CaseFailure("the ONNX file is not what was asked for:\n" + "\n".join("    - " + p for p in problems))
+    return problems
 
 
 # ---- 4. run + 5. compare ---------------------------------------------------------------------------
@@ -238,7 +242,9 @@ def main():
         log(f"  converted in {seconds:.2f} s")
 
         step = "check"
-        check_model(onnx_path, args.opset, meta)
+        problems = check_model(onnx_path, args.opset, meta)
+        for problem in problems:
+            log(f"  check: {problem}")
 
         failures = []
         for batch in meta["batches"]:
@@ -247,9 +253,14 @@ def main():
             run_oracle(onnx_path, fixture_dir / "inputs" / f"b{batch}", ort_dir)
             step = f"compare (batch {batch})"
             failures += compare(fixture_dir / "ref" / args.mode / f"b{batch}", ort_dir, meta, batch)
-        step = "compare"
-        if failures:
-            raise CaseFailure("outputs differ from LibTorch:\n" + "\n".join("    - " + f for f in failures))
+        step = "check + compare" if problems and failures else ("check" if problems else "compare")
+        if problems or failures:
+            text = ""
+            if problems:
+                text += "the ONNX file is not what was asked for:\n" + "\n".join("    - " + p for p in problems)
+            if failures:
+                text += ("\n" if text else "") + "outputs differ from LibTorch:\n" + "\n".join("    - " + f for f in failures)
+            raise CaseFailure(text)
     except CaseFailure as failure:
         log(f"FAIL {label}: {step}: {failure}")
         return 1

@@ -20,4 +20,12 @@ std::span<const ConverterSpec> primConverters();           // prim_ops.cpp (list
 std::span<const ConverterSpec> attentionConverters();      // attention.cpp
 std::span<const ConverterSpec> recurrentConverters();      // recurrent.cpp
 
+// Building blocks shared across families.
+// Layer norm over the last normalizedShape.size() dims (LayerNormalization from opset 17,
+// decomposed below); weight / bias may be nullptr.
+Expected<Value*> emitLayerNorm(Lowering& l, Value* x, const std::vector<int64_t>& normalizedShape, Value* weight,
+                               Value* bias, double eps);
+// x @ weight^T + bias (bias may be nullptr); Gemm for 2-D x, MatMul otherwise.
+Expected<Value*> emitLinear(Lowering& l, Value* x, Value* weight, Value* bias);
+
 }  // namespace torchport::onnxplugin

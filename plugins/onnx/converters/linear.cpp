@@ -46,25 +46,7 @@ Status lowerMatMul(Lowering& l) {
 // linear(input, weight[out, in], bias[out]?)
 Status lowerLinear(Lowering& l) {
   TP_RETURN_IF_ERROR(l.needInputs(2));
-  TP_TRY(auto ops, sameDtypePair(l, l.input(0), l.input(1)));
-  auto [x, w] = ops;
-  if (rankOf(w) && *rankOf(w) != 2) return l.unsupported("linear with a weight of rank " + std::to_string(*rankOf(w)));
-  Value* bias = nullptr;
-  if (!l.isNoneArg(2)) {
-    TP_TRY(bias, l.castLike(l.input(2), x));
-  }
-  std::optional<std::vector<Dim>> outShape = shapeOf(x);
-  if (outShape && !outShape->empty()) outShape->back() = dimOf(w, 0);
-  Type t = tensorType(dtypeOf(x), outShape);
-  if (rankOf(x) == 2 && (bias == nullptr || rankOf(bias) == 1)) {
-    std::vector<Value*> inputs{x, w};
-    if (bias != nullptr) inputs.push_back(bias);
-    l.setOutput(0, l.op("Gemm", std::span<Value* const>(inputs)).attr("transB", 1).type(t));
-    return Status::ok();
-  }
-  Value* wt = l.transpose(w, {1, 0});
-  Value* y = l.op("MatMul", {x, wt}).type(t);
-  if (bias != nullptr) y = l.op("Add", {y, bias}).type(t);
+  TP_TRY(Value * y, emitLinear(l, l.input(0), l.input(1), l.isNoneArg(2) ? nullptr : l.input(2)));
   l.setOutput(0, y);
   return Status::ok();
 }
@@ -164,6 +146,28 @@ constexpr ConverterSpec kTable[] = {
 };
 
 }  // namespace
+
+Expected<Value*> emitLinear(Lowering& l, Value* input, Value* weight, Value* biasArg) {
+  TP_TRY(auto ops, sameDtypePair(l, input, weight));
+  auto [x, w] = ops;
+  if (rankOf(w) && *rankOf(w) != 2) return Status(l.unsupported("linear with a weight of rank " + std::to_string(*rankOf(w))));
+  Value* bias = nullptr;
+  if (biasArg != nullptr && !isNone(biasArg)) {
+    TP_TRY(bias, l.castLike(biasArg, x));
+  }
+  std::optional<std::vector<Dim>> outShape = shapeOf(x);
+  if (outShape && !outShape->empty()) outShape->back() = dimOf(w, 0);
+  Type t = tensorType(dtypeOf(x), outShape);
+  if (rankOf(x) == 2 && (bias == nullptr || rankOf(bias) == 1)) {
+    std::vector<Value*> inputs{x, w};
+    if (bias != nullptr) inputs.push_back(bias);
+    return static_cast<Value*>(l.op("Gemm", std::span<Value* const>(inputs)).attr("transB", 1).type(t));
+  }
+  Value* wt = l.transpose(w, {1, 0});
+  Value* y = l.op("MatMul", {x, wt}).type(t);
+  if (bias != nullptr) y = l.op("Add", {y, bias}).type(t);
+  return y;
+}
 
 std::span<const ConverterSpec> linearConverters() { return kTable; }
 

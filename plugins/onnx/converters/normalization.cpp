@@ -314,6 +314,13 @@ constexpr ConverterSpec kTable[] = {
 
 }  // namespace
 
+Expected<Value*> emitLayerNorm(Lowering& l, Value* x, const std::vector<int64_t>& normalizedShape, Value* weight,
+                               Value* bias, double eps) {
+  LayerNormArgs a{x, normalizedShape, weight, bias, eps};
+  if (l.opset() >= 17) return layerNormOp(l, a);
+  return layerNormDecomposed(l, a);
+}
+
 std::span<const ConverterSpec> normalizationConverters() { return kTable; }
 
 }  // namespace torchport::onnxplugin

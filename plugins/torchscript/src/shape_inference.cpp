@@ -348,6 +348,7 @@ class MetaInterpreter {
         return t.is_meta() ? at::zeros(t.sizes(), t.options().device(c10::kCPU)) : t;
       }));
     }
+    ++cpuFallbacks_[node->kind().toQualString()];
     try {
       return invoke(node, cpuInputs);
     } catch (const std::exception& error) {
@@ -358,6 +359,17 @@ class MetaInterpreter {
   Observations& observations_;
   std::unordered_map<const jit::Value*, c10::IValue> env_;
   size_t executed_ = 0;
+  std::map<std::string, size_t> cpuFallbacks_;  // op kind -> times run on CPU
+
+ public:
+  // "aten::foo x2, aten::bar x1": ops without a meta kernel, for the debug log.
+  std::string cpuFallbackSummary() const {
+    std::string summary;
+    for (const auto& [kind, count] : cpuFallbacks_) {
+      summary += (summary.empty() ? "" : ", ") + kind + " x" + std::to_string(count);
+    }
+    return summary;
+  }
 };
 
 // Example inputs for one run: tensors on meta with substituted sizes, scalars from
@@ -499,7 +511,11 @@ JitTypeMap inferTypesByExecution(jit::Graph& graph, const std::vector<InputDecla
     try {
       c10::NoGradGuard noGrad;
       Observations runA;
-      MetaInterpreter(runA).run(graph, *inputsA);
+      MetaInterpreter interpreterA(runA);
+      interpreterA.run(graph, *inputsA);
+      if (const std::string cpu = interpreterA.cpuFallbackSummary(); !cpu.empty()) {
+        diagnostics.debug("torchscript: shape inference ran on CPU (no meta kernel): " + cpu);
+      }
       if (!symbolic) return mergeRuns(runA, nullptr, substitution);
       Observations runB;
       auto inputsB = makeInputs(graph, inputs, substitution, false, reason);

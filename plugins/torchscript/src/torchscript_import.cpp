@@ -10,6 +10,7 @@
 #include <torch/csrc/jit/serialization/import.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <map>
 #include <set>
@@ -162,6 +163,78 @@ void cleanUp(std::shared_ptr<jit::Graph>& graph, const ImportSettings& settings)
   jit::RemoveListMutation(graph);
   jit::RemoveTensorMutation(graph);
   jit::EliminateDeadCode(graph);
+}
+
+// XNNPACK op contexts (what optimize_for_mobile leaves): a prim::Constant object holding
+// prepacked weights, consumed by prepacked::*_clamp_run. Each context's __getstate__
+// gives back the weights and hyper-parameters, so the op becomes the aten op it was made
+// from, followed by aten::clamp when the context fused an activation's output range:
+//   conv2d_clamp_run(x, ctx{w, b, stride, padding, dilation, groups, min, max})
+//     -> clamp(conv2d(x, w, b, stride, padding, dilation, groups), min, max)
+//   conv2d_transpose_clamp_run(x, ctx{w, b, stride, padding, output_padding, dilation,
+//     groups, min, max}) -> clamp(conv_transpose2d(x, w, b, stride, padding,
+//     output_padding, groups, dilation), min, max)
+//   linear_clamp_run(x, ctx{w, b, min, max}) -> clamp(linear(x, w, b), min, max)
+// Other objects (quantized packed params, user classes) are reported by the converter.
+struct OpContextUnpacking {
+  std::string_view op;
+  size_t stateSize;  // elements of __getstate__'s tuple
+};
+constexpr OpContextUnpacking kOpContextOps[] = {
+    {"prepacked::conv2d_clamp_run", 8},
+    {"prepacked::conv2d_transpose_clamp_run", 9},
+    {"prepacked::linear_clamp_run", 4},
+};
+
+void unpackOpContexts(jit::Graph& graph, jit::Block* block, size_t& unpacked) {
+  for (auto it = block->nodes().begin(); it != block->nodes().end();) {
+    jit::Node* node = *it++;
+    for (jit::Block* inner : node->blocks()) unpackOpContexts(graph, inner, unpacked);
+    const std::string_view kind = node->kind().toQualString();
+    const auto* entry = std::find_if(std::begin(kOpContextOps), std::end(kOpContextOps),
+                                     [&](const OpContextUnpacking& op) { return op.op == kind; });
+    if (entry == std::end(kOpContextOps) || node->inputs().size() != 2) continue;
+    std::optional<c10::IValue> context = jit::toIValue(node->input(1));
+    if (!context || !context->isObject()) continue;
+    const auto object = context->toObject();
+    torch::jit::Function* getState = object->type()->findMethod("__getstate__");
+    if (getState == nullptr) continue;
+    const c10::IValue state = (*getState)({*context});
+    if (!state.isTuple() || state.toTupleRef().elements().size() != entry->stateSize) continue;
+    const auto& fields = state.toTupleRef().elements();
+
+    jit::WithInsertPoint insertPoint(node);
+    auto constant = [&](const c10::IValue& value) {
+      return graph.insertConstant(value.isTensor() ? c10::IValue(value.toTensor().detach()) : value);
+    };
+    std::vector<jit::NamedValue> args = {node->input(0), constant(fields[0]), constant(fields[1])};
+    c10::Symbol op = c10::Symbol::fromQualString("aten::linear");
+    size_t rangeAt = 2;
+    if (kind == "prepacked::conv2d_clamp_run") {
+      op = c10::Symbol::fromQualString("aten::conv2d");
+      for (size_t i = 2; i <= 5; ++i) args.emplace_back(constant(fields[i]));  // stride padding dilation groups
+      rangeAt = 6;
+    } else if (kind == "prepacked::conv2d_transpose_clamp_run") {
+      op = c10::Symbol::fromQualString("aten::conv_transpose2d");
+      // state: stride padding output_padding dilation groups; schema: ... groups, dilation
+      for (size_t i : {2, 3, 4, 6, 5}) args.emplace_back(constant(fields[i]));
+      rangeAt = 7;
+    }
+    std::vector<jit::Node*> created;
+    jit::Value* result = graph.insert(op, args, {}, node->sourceRange());
+    created.push_back(result->node());
+    if (!fields[rangeAt].isNone() || !fields[rangeAt + 1].isNone()) {
+      result = graph.insert(c10::Symbol::fromQualString("aten::clamp"),
+                            {result, constant(fields[rangeAt]), constant(fields[rangeAt + 1])}, {}, node->sourceRange());
+      created.push_back(result->node());
+    }
+    for (jit::Node* made : created) {
+      if (auto callstack = node->callstack()) made->setCallStack(*callstack);
+    }
+    node->output()->replaceAllUsesWith(result);
+    node->destroy();
+    ++unpacked;
+  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -479,6 +552,13 @@ Expected<PreparedGraph> prepare(const jit::Module& frozen, const jit::Module& or
   prepared.graph = frozen.get_method(settings.method).graph()->copy();
   std::shared_ptr<jit::Graph>& graph = prepared.graph;
   cleanUp(graph, settings);
+  size_t unpacked = 0;
+  unpackOpContexts(*graph, graph->block(), unpacked);
+  if (unpacked > 0) {
+    jit::EliminateDeadCode(graph);
+    context.diag().info("torchscript: " + std::to_string(unpacked) +
+                        " XNNPACK prepacked op(s) (optimize_for_mobile) turned back into aten ops");
+  }
   prepared.outputNames = flattenOutputs(*graph);
   prepared.inputNames = flattenInputs(graph, context.diag());
   const ParameterPaths paths = resolveParameters(*graph, frozen);

@@ -18,6 +18,8 @@ Files:
   legacy_pickle.pth       torch.save(state_dict, _use_new_zipfile_serialization=False)
   garbage.pt              random bytes
   cuda_saved.pt           control_flow.pt with its storages relabelled as saved on cuda:0
+  mobile.pt / mobile.ptl  optimize_for_mobile(conv, relu, conv_transpose, linear): XNNPACK op
+                          contexts; .ptl saved for the lite interpreter
 """
 import hashlib
 import io
@@ -29,6 +31,7 @@ from typing import Dict, List, Tuple
 import torch
 import torch.nn as nn
 import torchvision
+from torch.utils.mobile_optimizer import optimize_for_mobile
 
 
 class ControlFlow(nn.Module):
@@ -112,6 +115,12 @@ def write_all(out: str) -> None:
     with torch.no_grad():
         torch.jit.trace(tokens, torch.zeros(2, 6, dtype=torch.long)).save(os.path.join(out, "tokens.pt"))
     torch.jit.script(MutatesAttribute()).save(os.path.join(out, "mutates_attribute.pt"))
+
+    mobile = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.ConvTranspose2d(8, 4, 2, stride=2),
+                           nn.Flatten(), nn.Linear(4 * 8 * 8, 5)).eval()
+    optimized = optimize_for_mobile(torch.jit.script(mobile))
+    optimized.save(os.path.join(out, "mobile.pt"))
+    optimized._save_for_lite_interpreter(os.path.join(out, "mobile.ptl"))
 
     with open(os.path.join(out, "garbage.pt"), "wb") as f:
         f.write(bytes((i * 37 + 11) % 256 for i in range(4096)))

@@ -198,6 +198,8 @@ void checkResnet(ImportRun& run, std::string_view convKind) {
 TEST(TorchScriptImport, TracedResnet18) {
   auto run = importFixture("resnet18_traced.pt", kImageInput);
   checkResnet(*run, "aten::_convolution");
+  // Every op of a CNN has a meta kernel (or a stand-in): no real convolution was computed.
+  EXPECT_FALSE(run->diagnostics.mentions("ran on CPU")) << run->diagnostics.dump();
   if (run->graph.hasValue()) {
     // Traced ReLUs are in place; alias analysis proves them safe to make functional.
     EXPECT_TRUE(nodesOfKind(run->g(), "aten::relu_").empty());
@@ -318,6 +320,50 @@ TEST(TorchScriptImport, UnknownDimsStayUnknown) {
   auto run = importFixture("tokens.pt", "  inputs:\n    tokens: {shape: [2, '?'], dtype: int64}\n");
   ASSERT_TRUE(run->graph.hasValue()) << run->graph.status().message();
   EXPECT_EQ(run->g().outputs()[0]->type().toString(), "f32[2,?,5]");
+}
+
+// ---------------------------------------------------------------------------------------
+// optimize_for_mobile: XNNPACK op contexts become aten ops again
+// ---------------------------------------------------------------------------------------
+void checkMobile(ImportRun& run) {
+  ASSERT_TRUE(run.graph.hasValue()) << run.graph.status().message();
+  Graph& graph = run.g();
+  EXPECT_TRUE(graph.verify().isOk()) << graph.verify().message();
+  std::vector<const Node*> all;
+  collectNodes(graph, all);
+  for (const Node* node : all) EXPECT_NE(node->domain(), "prepacked") << node->describe();
+  auto convs = nodesOfKind(graph, "aten::conv2d");
+  ASSERT_EQ(convs.size(), 1u);
+  EXPECT_EQ(convs[0]->output()->type().toString(), "f32[batch,8,4,4]");
+  const Tensor* weight = convs[0]->input(1)->producer()->tensorAttr("value");
+  ASSERT_NE(weight, nullptr);
+  EXPECT_EQ(weight->shape(), (std::vector<int64_t>{8, 3, 3, 3}));
+  EXPECT_EQ(weight->storage()->kind(), Storage::Kind::Borrowed);
+  // The fused ReLU comes back as clamp(min=0).
+  auto clamps = nodesOfKind(graph, "aten::clamp");
+  ASSERT_EQ(clamps.size(), 1u);
+  EXPECT_EQ(clamps[0]->input(0), convs[0]->output());
+  EXPECT_EQ(clamps[0]->input(1)->producer()->floatAttr("value"), 0.0);
+  auto transposed = nodesOfKind(graph, "aten::conv_transpose2d");
+  ASSERT_EQ(transposed.size(), 1u);
+  EXPECT_EQ(transposed[0]->output()->type().toString(), "f32[batch,4,8,8]");
+  // conv_transpose2d(input, weight, bias, stride, padding, output_padding, groups, dilation)
+  EXPECT_EQ(transposed[0]->input(3)->producer()->intsAttr("value") != nullptr, true);
+  EXPECT_EQ(*transposed[0]->input(3)->producer()->intsAttr("value"), (std::vector<int64_t>{2, 2}));
+  EXPECT_EQ(transposed[0]->input(6)->producer()->intAttr("value"), 1);
+  EXPECT_EQ(nodesOfKind(graph, "aten::linear").size(), 1u);
+  EXPECT_EQ(graph.outputs()[0]->type().toString(), "f32[batch,5]");
+}
+
+TEST(TorchScriptImport, MobileOptimizedModel) {
+  auto run = importFixture("mobile.pt", "  inputs:\n    x: {shape: [batch, 3, 4, 4]}\n");
+  checkMobile(*run);
+  EXPECT_TRUE(run->diagnostics.mentions("XNNPACK"));
+}
+
+TEST(TorchScriptImport, LiteInterpreterFile) {
+  auto run = importFixture("mobile.ptl", "  inputs:\n    x: {shape: [batch, 3, 4, 4]}\n");
+  checkMobile(*run);
 }
 
 // ---------------------------------------------------------------------------------------
