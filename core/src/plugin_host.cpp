@@ -292,17 +292,21 @@ Status PluginHost::load(const fs::path& file, bool skipIfLoaded) {
   }
   registry_.setCurrentOwner(previousOwner);
   errorText.back() = '\0';  // a plugin may fill the buffer without terminating it
+  // A copy: ending the transaction clears them.
+  const std::vector<Status> registryErrors = registry_.transactionErrors();
+  const bool ignoredError = result == 0 && thrown.empty() && !registryErrors.empty();
 
-  if (result != 0 || !thrown.empty()) {
+  if (result != 0 || !thrown.empty() || ignoredError) {
     registry_.rollbackTransaction();
     std::string reason = thrown;
-    if (reason.empty()) {
+    if (ignoredError) {
+      reason = registryErrors.front().message() + " (its register function ignored this error and reported success)";
+    } else if (reason.empty()) {
       reason = errorText.front() != '\0'
                    ? std::string(errorText.data())
                    : "its register function returned " + std::to_string(result) + " without giving a reason";
     }
-    const Status registryError = Status::internal(reason);
-    const bool duplicate = thrown.empty() && isDuplicateNameError(registryError);
+    const bool duplicate = thrown.empty() && !registryErrors.empty() && isDuplicateNameError(registryErrors.front());
     const std::string prefix = "plugin " + name + " (" + str(path) + ") failed to register: " + reason +
                                "; nothing it registered was kept";
     if (duplicate) {

@@ -74,6 +74,12 @@ struct Registry::Impl {
   };
   std::vector<Added> journal;
   std::vector<size_t> transactionMarks;  // journal size at each beginTransaction
+  std::vector<Status> transactionErrors;  // errors add* returned inside the transaction
+
+  Status noteError(Status status) {
+    if (!status.isOk() && !transactionMarks.empty()) transactionErrors.push_back(status);
+    return status;
+  }
 
   void record(Added added) {
     if (!transactionMarks.empty()) journal.push_back(std::move(added));
@@ -121,102 +127,117 @@ Registry::~Registry() = default;
 // Registration
 // ---------------------------------------------------------------------------------------
 Status Registry::addPass(PassInfo info, PassFn run, OptionsValidateFn validate) {
-  TP_RETURN_IF_ERROR(checkName("pass", info.name, impl_->owner));
-  if (!run) return Status::internal("plugin '" + impl_->owner + "' registered pass '" + info.name + "' without a run function");
-  TP_RETURN_IF_ERROR(impl_->checkStepNameFree("pass", info.name));
-  std::string name = info.name;
-  PassEntry entry{std::move(info), std::move(run), std::move(validate), impl_->owner};
-  impl_->passes.emplace(name, std::move(entry));
-  impl_->record({Category::Pass, name, {}, nullptr});
-  return Status::ok();
+  // Every error is also noted for transactionErrors().
+  return impl_->noteError([&]() -> Status {
+    TP_RETURN_IF_ERROR(checkName("pass", info.name, impl_->owner));
+    if (!run) return Status::internal("plugin '" + impl_->owner + "' registered pass '" + info.name + "' without a run function");
+    TP_RETURN_IF_ERROR(impl_->checkStepNameFree("pass", info.name));
+    std::string name = info.name;
+    PassEntry entry{std::move(info), std::move(run), std::move(validate), impl_->owner};
+    impl_->passes.emplace(name, std::move(entry));
+    impl_->record({Category::Pass, name, {}, nullptr});
+    return Status::ok();
+  }());
 }
 
 Status Registry::addImporter(ImporterInfo info, SniffFn sniff, ImportFn import, OptionsValidateFn validate) {
-  TP_RETURN_IF_ERROR(checkName("importer", info.format, impl_->owner));
-  if (!import) {
-    return Status::internal("plugin '" + impl_->owner + "' registered importer '" + info.format +
-                            "' without an import function");
-  }
-  if (auto it = impl_->importers.find(info.format); it != impl_->importers.end()) {
-    return Status::internal("importer '" + info.format + "' is already registered by plugin '" + it->second.plugin + "'");
-  }
-  std::string format = info.format;
-  ImporterEntry entry{std::move(info), std::move(sniff), std::move(import), std::move(validate), impl_->owner};
-  impl_->importers.emplace(format, std::move(entry));
-  impl_->record({Category::Importer, format, {}, nullptr});
-  return Status::ok();
+  // Every error is also noted for transactionErrors().
+  return impl_->noteError([&]() -> Status {
+    TP_RETURN_IF_ERROR(checkName("importer", info.format, impl_->owner));
+    if (!import) {
+      return Status::internal("plugin '" + impl_->owner + "' registered importer '" + info.format +
+                              "' without an import function");
+    }
+    if (auto it = impl_->importers.find(info.format); it != impl_->importers.end()) {
+      return Status::internal("importer '" + info.format + "' is already registered by plugin '" + it->second.plugin + "'");
+    }
+    std::string format = info.format;
+    ImporterEntry entry{std::move(info), std::move(sniff), std::move(import), std::move(validate), impl_->owner};
+    impl_->importers.emplace(format, std::move(entry));
+    impl_->record({Category::Importer, format, {}, nullptr});
+    return Status::ok();
+  }());
 }
 
 Status Registry::addExporter(PassInfo info, std::string format, std::vector<std::string> extensions,
                              std::function<Status(const Graph&, PassContext&)> run, OptionsValidateFn validate) {
-  TP_RETURN_IF_ERROR(checkName("exporter", info.name, impl_->owner));
-  if (!run) {
-    return Status::internal("plugin '" + impl_->owner + "' registered exporter '" + info.name + "' without a run function");
-  }
-  TP_RETURN_IF_ERROR(impl_->checkStepNameFree("exporter", info.name));
-  info.kind = StepKind::Export;
-  std::string name = info.name;
-  ExporterEntry entry{std::move(info), std::move(format), std::move(extensions), std::move(run), std::move(validate),
-                      impl_->owner};
-  impl_->exporters.emplace(name, std::move(entry));
-  impl_->record({Category::Exporter, name, {}, nullptr});
-  return Status::ok();
+  // Every error is also noted for transactionErrors().
+  return impl_->noteError([&]() -> Status {
+    TP_RETURN_IF_ERROR(checkName("exporter", info.name, impl_->owner));
+    if (!run) {
+      return Status::internal("plugin '" + impl_->owner + "' registered exporter '" + info.name + "' without a run function");
+    }
+    TP_RETURN_IF_ERROR(impl_->checkStepNameFree("exporter", info.name));
+    info.kind = StepKind::Export;
+    std::string name = info.name;
+    ExporterEntry entry{std::move(info), std::move(format), std::move(extensions), std::move(run), std::move(validate),
+                        impl_->owner};
+    impl_->exporters.emplace(name, std::move(entry));
+    impl_->record({Category::Exporter, name, {}, nullptr});
+    return Status::ok();
+  }());
 }
 
 Status Registry::addConverter(ConverterEntry entry) {
-  const std::string& owner = impl_->owner;
-  if (!hasQualifiedKind(entry.opKind)) {
-    return Status::internal("plugin '" + owner + "' registered a converter for '" + entry.opKind +
-                            "'; op kinds must be qualified as domain::name (e.g. aten::conv2d)");
-  }
-  TP_RETURN_IF_ERROR(checkName("converter target", entry.target, owner));
-  if (!entry.convert) {
-    return Status::internal("plugin '" + owner + "' registered converter " + converterLabel(entry) +
-                            " without a convert function");
-  }
-  if (entry.minVersion > entry.maxVersion) {
-    return Status::internal("plugin '" + owner + "' registered converter " + converterLabel(entry) +
-                            " with an empty version range (min " + std::to_string(entry.minVersion) + " > max " +
-                            std::to_string(entry.maxVersion) + ")");
-  }
-  auto& list = impl_->converters[{entry.opKind, entry.target}];
-  for (const auto& existing : list) {
-    bool overlaps = entry.minVersion <= existing->maxVersion && existing->minVersion <= entry.maxVersion;
-    if (overlaps) {
-      std::string message = "converter " + converterLabel(entry) + " is already registered by plugin '" +
-                            existing->plugin + "'";
-      if (existing->minVersion != entry.minVersion || existing->maxVersion != entry.maxVersion) {
-        message += " as " + converterLabel(*existing) + " (version ranges of one op and target must not overlap)";
-      }
-      return Status::internal(message);
+  // Every error is also noted for transactionErrors().
+  return impl_->noteError([&]() -> Status {
+    const std::string& owner = impl_->owner;
+    if (!hasQualifiedKind(entry.opKind)) {
+      return Status::internal("plugin '" + owner + "' registered a converter for '" + entry.opKind +
+                              "'; op kinds must be qualified as domain::name (e.g. aten::conv2d)");
     }
-  }
-  entry.plugin = owner;
-  auto stored = std::make_unique<ConverterEntry>(std::move(entry));
-  const ConverterEntry* pointer = stored.get();
-  list.push_back(std::move(stored));
-  std::sort(list.begin(), list.end(), [](const auto& a, const auto& b) { return a->minVersion < b->minVersion; });
-  impl_->record({Category::Converter, pointer->opKind, pointer->target, pointer});
-  return Status::ok();
+    TP_RETURN_IF_ERROR(checkName("converter target", entry.target, owner));
+    if (!entry.convert) {
+      return Status::internal("plugin '" + owner + "' registered converter " + converterLabel(entry) +
+                              " without a convert function");
+    }
+    if (entry.minVersion > entry.maxVersion) {
+      return Status::internal("plugin '" + owner + "' registered converter " + converterLabel(entry) +
+                              " with an empty version range (min " + std::to_string(entry.minVersion) + " > max " +
+                              std::to_string(entry.maxVersion) + ")");
+    }
+    auto& list = impl_->converters[{entry.opKind, entry.target}];
+    for (const auto& existing : list) {
+      bool overlaps = entry.minVersion <= existing->maxVersion && existing->minVersion <= entry.maxVersion;
+      if (overlaps) {
+        std::string message = "converter " + converterLabel(entry) + " is already registered by plugin '" +
+                              existing->plugin + "'";
+        if (existing->minVersion != entry.minVersion || existing->maxVersion != entry.maxVersion) {
+          message += " as " + converterLabel(*existing) + " (version ranges of one op and target must not overlap)";
+        }
+        return Status::internal(message);
+      }
+    }
+    entry.plugin = owner;
+    auto stored = std::make_unique<ConverterEntry>(std::move(entry));
+    const ConverterEntry* pointer = stored.get();
+    list.push_back(std::move(stored));
+    std::sort(list.begin(), list.end(), [](const auto& a, const auto& b) { return a->minVersion < b->minVersion; });
+    impl_->record({Category::Converter, pointer->opKind, pointer->target, pointer});
+    return Status::ok();
+  }());
 }
 
 Status Registry::addKernel(KernelEntry entry) {
-  const std::string& owner = impl_->owner;
-  if (!hasQualifiedKind(entry.opKind)) {
-    return Status::internal("plugin '" + owner + "' registered a kernel for '" + entry.opKind +
-                            "'; op kinds must be qualified (onnx::Shape) or a domain wildcard (aten::*)");
-  }
-  if (!entry.evaluate) {
-    return Status::internal("plugin '" + owner + "' registered kernel '" + entry.opKind + "' without an evaluate function");
-  }
-  if (auto it = impl_->kernels.find(entry.opKind); it != impl_->kernels.end()) {
-    return Status::internal("kernel '" + entry.opKind + "' is already registered by plugin '" + it->second.plugin + "'");
-  }
-  entry.plugin = owner;
-  std::string kind = entry.opKind;
-  impl_->kernels.emplace(kind, std::move(entry));
-  impl_->record({Category::Kernel, kind, {}, nullptr});
-  return Status::ok();
+  // Every error is also noted for transactionErrors().
+  return impl_->noteError([&]() -> Status {
+    const std::string& owner = impl_->owner;
+    if (!hasQualifiedKind(entry.opKind)) {
+      return Status::internal("plugin '" + owner + "' registered a kernel for '" + entry.opKind +
+                              "'; op kinds must be qualified (onnx::Shape) or a domain wildcard (aten::*)");
+    }
+    if (!entry.evaluate) {
+      return Status::internal("plugin '" + owner + "' registered kernel '" + entry.opKind + "' without an evaluate function");
+    }
+    if (auto it = impl_->kernels.find(entry.opKind); it != impl_->kernels.end()) {
+      return Status::internal("kernel '" + entry.opKind + "' is already registered by plugin '" + it->second.plugin + "'");
+    }
+    entry.plugin = owner;
+    std::string kind = entry.opKind;
+    impl_->kernels.emplace(kind, std::move(entry));
+    impl_->record({Category::Kernel, kind, {}, nullptr});
+    return Status::ok();
+  }());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -346,13 +367,19 @@ std::vector<std::string> Registry::stepNames() const {
 void Registry::setCurrentOwner(std::string owner) { impl_->owner = std::move(owner); }
 const std::string& Registry::currentOwner() const { return impl_->owner; }
 
-void Registry::beginTransaction() { impl_->transactionMarks.push_back(impl_->journal.size()); }
+void Registry::beginTransaction() {
+  if (impl_->transactionMarks.empty()) impl_->transactionErrors.clear();
+  impl_->transactionMarks.push_back(impl_->journal.size());
+}
 
 void Registry::commitTransaction() {
   if (impl_->transactionMarks.empty()) return;
   impl_->transactionMarks.pop_back();
   // Committing the outermost transaction makes everything permanent.
-  if (impl_->transactionMarks.empty()) impl_->journal.clear();
+  if (impl_->transactionMarks.empty()) {
+    impl_->journal.clear();
+    impl_->transactionErrors.clear();
+  }
 }
 
 void Registry::rollbackTransaction() {
@@ -363,7 +390,10 @@ void Registry::rollbackTransaction() {
     impl_->undo(impl_->journal.back());
     impl_->journal.pop_back();
   }
+  if (impl_->transactionMarks.empty()) impl_->transactionErrors.clear();
 }
+
+const std::vector<Status>& Registry::transactionErrors() const { return impl_->transactionErrors; }
 
 std::vector<std::string> Registry::namesOwnedBy(std::string_view owner) const {
   std::vector<std::string> names;

@@ -169,15 +169,17 @@ TEST_F(CorePassesTest, DeadCodeWorksInNestedGraphsAndKeepsReturnedCaptures) {
   EXPECT_TRUE(g.verify().isOk()) << g.verify().message();
 }
 
-TEST_F(CorePassesTest, DeadCodeIsLinearOnAMillionNodes) {
+TEST_F(CorePassesTest, DeadCodeIsLinearOnLargeGraphs) {
+  // A fifth of the IR test's size keeps the suite fast; quadratic work would still show.
+  const size_t nodes = kLargeGraphNodes / 5;
   Graph g;
   Value* x = g.addInput(f32({1}), "x");
   Value* current = x;
-  for (size_t i = 0; i < kLargeGraphNodes; ++i) current = g.appendNode("aten::relu", in({current}))->output();
+  for (size_t i = 0; i < nodes; ++i) current = g.appendNode("aten::relu", in({current}))->output();
   Node* live = g.appendNode("aten::neg", in({x}));
   g.addOutput(live->output());
   const double start = cpuSeconds();
-  EXPECT_EQ(removeDeadNodes(g), kLargeGraphNodes);
+  EXPECT_EQ(removeDeadNodes(g), nodes);
   EXPECT_EQ(g.numNodes(), 1u);
   EXPECT_LT(cpuSeconds() - start, 30.0) << "dead-code elimination is not linear";
 }

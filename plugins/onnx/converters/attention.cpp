@@ -256,8 +256,8 @@ Status lowerScaledDotProductAttention(Lowering& l) {
   Value* scale = nullptr;
   if (l.numInputs() > 6 && !l.isNoneArg(6)) {
     TP_TRY(scale, l.castLike(l.input(6), q));
-  } else if (auto d = staticDimOf(q, -1)) {
-    TP_TRY(scale, l.castLike(l.staticFloatValue(1.0 / std::sqrt(static_cast<double>(*d))), q));
+  } else if (auto headDim = staticDimOf(q, -1)) {
+    TP_TRY(scale, l.castLike(l.staticFloatValue(1.0 / std::sqrt(static_cast<double>(*headDim))), q));
   } else {
     TP_TRY(Value * d, l.castLike(l.dimSize(q, -1), q));
     scale = l.op("Reciprocal", {l.op("Sqrt", {d}).type(sameType(d))}).type(sameType(d));

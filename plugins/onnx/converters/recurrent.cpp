@@ -19,8 +19,6 @@ struct RnnKind {
   const char* activation;          // RNN only
 };
 
-Type sameType(Value* x) { return tensorType(dtypeOf(x), shapeOf(x)); }
-
 // Rows of `w` regrouped in ONNX gate order: Concat(Slice(w, g*H, (g+1)*H) for g in order).
 Value* reorderGates(Lowering& l, Value* w, const RnnKind& kind, int64_t hidden) {
   bool identity = true;

@@ -13,11 +13,12 @@
 // equals the substitutes of exactly one symbol in both runs is that symbol; anything else
 // (batch * 2, a data-dependent size) is unknown.
 //
-// Ops without a meta kernel run on CPU instead, on zero-filled inputs of the same shape
-// (small constants keep their real values, data-dependent ops like aten::Bool see zeros).
-// aten::_convolution (traced convs) has no meta kernel but aten::convolution, with the same
-// leading arguments, has one: it stands in, so traced CNNs never compute real convolutions.
-#include <ATen/ops/convolution.h>
+// LibTorch without Python has fewer meta kernels than `import torch` (whose Python meta
+// registrations cover convolution, batch_norm...). An op without one gets its output sizes
+// from TorchScript's shape functions (the registry of the symbolic shape analysis, used
+// here with concrete sizes); aten::_convolution (traced convs) borrows aten::convolution's.
+// Only ops without either run on CPU, on zero-filled inputs of the same shapes (small
+// constants keep their real values; data-dependent ops like aten::Bool see zeros).
 #include <ATen/ops/empty.h>
 #include <ATen/ops/empty_strided.h>
 #include <ATen/ops/zeros.h>
@@ -26,6 +27,9 @@
 #include <functional>
 #include <map>
 #include <set>
+
+#include <torch/csrc/jit/passes/symbolic_shape_analysis.h>
+#include <torch/csrc/jit/runtime/operator.h>
 
 #include "jit_bridge.h"
 
@@ -305,35 +309,24 @@ class MetaInterpreter {
     } catch (const std::exception& error) {
       throw ShapeRunError(describeJitNode(node) + ": " + firstLineOf(error));
     }
-    try {
-      return invoke(node, inputs);
-    } catch (const std::exception&) {
-      // fall through to the alternatives below
-    }
-    // aten::_convolution (what tracing records) has no meta kernel; aten::convolution
-    // takes the same first nine arguments and computes the same shape.
-    if (node->kind() == c10::Symbol::fromQualString("aten::_convolution") && inputs.size() >= 9 &&
-        anyTensor(inputs[0], [](const at::Tensor& t) { return t.is_meta(); })) {
-      try {
-        auto meta = [](const c10::IValue& v) { return mapTensors(v, toMeta); };
-        at::Tensor input = meta(inputs[0]).toTensor();
-        at::Tensor weight = meta(inputs[1]).toTensor();
-        c10::optional<at::Tensor> bias;
-        if (inputs[2].isTensor()) bias = meta(inputs[2]).toTensor();
-        return {c10::IValue(at::convolution(input, weight, bias, inputs[3].toIntVector(), inputs[4].toIntVector(),
-                                            inputs[5].toIntVector(), inputs[6].toBool(), inputs[7].toIntVector(),
-                                            inputs[8].toInt()))};
-      } catch (const std::exception&) {
-      }
-    }
-    // Mixed meta/CPU inputs: move everything to meta (cheap) and retry.
+    const c10::FunctionSchema* schema = node->maybeSchema();
     const bool hasMeta = std::any_of(inputs.begin(), inputs.end(), [](const c10::IValue& v) {
       return anyTensor(v, [](const at::Tensor& t) { return t.is_meta(); });
     });
     const bool hasCpu = std::any_of(inputs.begin(), inputs.end(), [](const c10::IValue& v) {
       return anyTensor(v, [](const at::Tensor& t) { return !t.is_meta() && t.dim() > 0; });
     });
-    if (hasMeta && hasCpu) {
+    // 1. As is (meta kernels; CPU for small data-carrying tensors). Known-missing meta
+    //    kernels are not retried: every failure builds a C++ backtrace.
+    const bool knownNoMeta = schema != nullptr && hasMeta && noMetaKernel_.count(schema) > 0;
+    if (!knownNoMeta) {
+      try {
+        return invoke(node, inputs);
+      } catch (const std::exception&) {
+      }
+    }
+    // 2. Mixed meta/CPU inputs: everything on meta.
+    if (hasMeta && hasCpu && !knownNoMeta) {
       std::vector<c10::IValue> metaInputs;
       for (const c10::IValue& input : inputs) metaInputs.push_back(mapTensors(input, toMeta));
       try {
@@ -341,7 +334,13 @@ class MetaInterpreter {
       } catch (const std::exception&) {
       }
     }
-    // No meta kernel (or a data-dependent op): run on CPU with zeros of the right shape.
+    if (schema != nullptr && hasMeta) noMetaKernel_.insert(schema);
+    // 3. No meta kernel: TorchScript's shape functions (the registry symbolic shape
+    //    analysis uses) give the output sizes from the input sizes.
+    if (hasMeta) {
+      if (auto results = runShapeFunction(node, inputs)) return *std::move(results);
+    }
+    // 4. Run it for real, on CPU, with zeros of the right shapes.
     std::vector<c10::IValue> cpuInputs;
     for (const c10::IValue& input : inputs) {
       cpuInputs.push_back(mapTensors(input, [](const at::Tensor& t) {
@@ -356,10 +355,69 @@ class MetaInterpreter {
     }
   }
 
+  // Outputs of `node` as meta tensors sized by its TorchScript shape function, when it has
+  // one and every output is a tensor. The element type is the promotion of the tensor
+  // inputs' types: right for the ops that get here (convolutions, norms, activations,
+  // pooling, linear algebra); ops that change it (comparisons, argmax, size) have meta
+  // kernels.
+  static std::optional<std::vector<c10::IValue>> runShapeFunction(jit::Node* node, const std::vector<c10::IValue>& inputs) {
+    const c10::FunctionSchema* schema = node->maybeSchema();
+    if (schema == nullptr) return std::nullopt;
+    // Traced convolutions record aten::_convolution, which has no shape function;
+    // aten::convolution has one and takes the same first nine arguments.
+    std::vector<c10::IValue> arguments = inputs;
+    if (node->kind() == c10::Symbol::fromQualString("aten::_convolution") && arguments.size() >= 9) {
+      static const std::shared_ptr<jit::Operator> convolution = jit::getOperatorForLiteral(
+          "aten::convolution(Tensor input, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, "
+          "bool transposed, int[] output_padding, int groups) -> Tensor");
+      if (convolution == nullptr) return std::nullopt;
+      schema = &convolution->schema();
+      arguments.resize(9);
+    }
+    for (const c10::Argument& output : schema->returns()) {
+      if (output.type()->kind() != c10::TypeKind::TensorType) return std::nullopt;
+    }
+    std::vector<jit::SSAInput> shapeInputs;
+    std::optional<c10::ScalarType> dtype;
+    std::optional<c10::Device> device;
+    for (const c10::IValue& argument : arguments) {
+      if (argument.isTensor() && argument.toTensor().defined()) {
+        const at::Tensor& tensor = argument.toTensor();
+        shapeInputs.emplace_back(c10::SymbolicShape(tensor.sizes()));
+        dtype = dtype ? c10::promoteTypes(*dtype, tensor.scalar_type()) : tensor.scalar_type();
+      } else if (argument.isTensor()) {
+        shapeInputs.emplace_back(c10::IValue());  // undefined optional tensor
+      } else {
+        shapeInputs.emplace_back(argument);
+      }
+    }
+    if (!dtype) return std::nullopt;
+    c10::optional<std::vector<c10::SymbolicShape>> shapes;
+    try {
+      shapes = jit::calculateSymbolicShapesOnOp(schema, shapeInputs);
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
+    if (!shapes || shapes->size() != node->outputs().size()) return std::nullopt;
+    std::vector<c10::IValue> results;
+    for (const c10::SymbolicShape& shape : *shapes) {
+      auto sizes = shape.sizes();
+      if (!sizes) return std::nullopt;
+      std::vector<int64_t> concrete;
+      for (const c10::ShapeSymbol& dim : *sizes) {
+        if (!dim.is_static()) return std::nullopt;
+        concrete.push_back(dim.static_size());
+      }
+      results.emplace_back(at::empty(concrete, at::TensorOptions().dtype(*dtype).device(c10::kMeta)));
+    }
+    return results;
+  }
+
   Observations& observations_;
   std::unordered_map<const jit::Value*, c10::IValue> env_;
   size_t executed_ = 0;
-  std::map<std::string, size_t> cpuFallbacks_;  // op kind -> times run on CPU
+  std::set<const c10::FunctionSchema*> noMetaKernel_;  // ops whose meta call failed
+  std::map<std::string, size_t> cpuFallbacks_;         // op kind -> times run on CPU
 
  public:
   // "aten::foo x2, aten::bar x1": ops without a meta kernel, for the debug log.

@@ -253,6 +253,10 @@ class Registry {
   void beginTransaction();
   void commitTransaction();
   void rollbackTransaction();
+  // Errors that add* calls returned since the outermost beginTransaction() (cleared by
+  // begin/commit/rollback of it), so that the plugin host reports a registration failure
+  // even when the plugin ignored the Status and reported success.
+  const std::vector<Status>& transactionErrors() const;
   // Names each owner added, for `torchport plugins`.
   std::vector<std::string> namesOwnedBy(std::string_view owner) const;
 
