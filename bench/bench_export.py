@@ -133,7 +133,7 @@ def bench_model(name: str, meta: dict, args) -> dict:
     if not args.torchport.exists():
         result["torchport"] = {"ok": False, "stderr": f"torchport CLI not found at {args.torchport} (build it)"}
     else:
-        result["torchport"] = measure(run_case.torchport_command(args.torchport, model_pt, tp_out, args.opset, meta),
+        result["torchport"] = measure(run_case.torchport_command(args.torchport, model_pt, tp_out, args.opset, meta, inputs),
                                       work / "torchport.log")
         if result["torchport"]["ok"] and not tp_out.exists():
             result["torchport"].update(ok=False, stderr=f"exited 0 but wrote no {tp_out}")

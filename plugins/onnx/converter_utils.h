@@ -227,7 +227,8 @@ class Lowering {
   // ---- results ----
   // The old output `i` is now `value` (keeps the old tensor type when the new one is unknown).
   void setOutput(size_t i, Value* value);
-  // Output `i` equals `value` (an Identity is emitted only when the output is a graph output).
+  // Output `i` equals `value` (no new node; lowerGraph adds an Identity only where graph
+  // output names require one).
   void passThrough(size_t i, Value* value);
 
  private:

@@ -7,8 +7,8 @@ Runtime at every batch size of the case, compare with LibTorch's outputs.
 
 MODE is traced or scripted. Steps (each failure says which step and why):
   1. fixtures: ensure DIR/MODEL is current (generated on demand, see fixtures.py)
-  2. convert:  torchport convert MODEL.pt -o OUT.onnx --opset N --input-names ...
-               --output-names ... --dynamic-axes NAME:AXIS=SYMBOL,...
+  2. convert:  torchport convert MODEL.pt -o OUT.onnx --opset N --inputs NAME=DTYPE[DIMS],...
+               --input-names ... --output-names ... --dynamic-axes NAME:AXIS=SYMBOL,...
                (--exporter torch-onnx uses torch.onnx.export on the same .pt instead: it
                proves the harness itself, independently of torchport)
   3. check:    onnx.checker (full check, with shape inference) for opset <= 17 -- onnx 1.12
@@ -53,9 +53,28 @@ def tail(text: str, lines: int = 60) -> str:
 
 # ---- 2. convert ------------------------------------------------------------------------------
 
-def torchport_command(torchport: Path, model_pt: Path, out: Path, opset: int, meta: dict) -> list:
+NUMPY_TO_IR_DTYPE = {"float32": "f32", "float64": "f64", "float16": "f16", "int64": "i64", "int32": "i32",
+                     "int16": "i16", "int8": "i8", "uint8": "u8", "bool": "bool"}
+
+
+def input_specs(meta: dict, inputs_dir: Path) -> str:
+    """--inputs value: each input's dtype and shape in forward-argument order, taken from the
+    sample inputs, with the dynamic axes as symbols: 'input=f32[batch,3,64,64],mask=bool[batch,seq]'.
+    (A traced .pt does not record its input types; a user declares them the same way.)"""
+    import numpy as np
+    specs = []
+    for name in meta["input_names"]:
+        sample = np.load(inputs_dir / f"{fixtures.safe_file_name(name)}.npy", mmap_mode="r")
+        axes = meta["dynamic_axes"].get(name, {})
+        dims = [axes.get(str(axis), str(size)) for axis, size in enumerate(sample.shape)]
+        specs.append(f"{name}={NUMPY_TO_IR_DTYPE[str(sample.dtype)]}[{','.join(dims)}]")
+    return ",".join(specs)
+
+
+def torchport_command(torchport: Path, model_pt: Path, out: Path, opset: int, meta: dict, inputs_dir: Path) -> list:
     """The CLI invocation. Kept in one place so a change of the CLI's flags is one edit."""
     command = [str(torchport), "convert", str(model_pt), "-o", str(out), "--opset", str(opset),
+               "--inputs", input_specs(meta, inputs_dir),
                "--input-names", ",".join(meta["input_names"]),
                "--output-names", ",".join(meta["output_names"])]
     axes = [f"{name}:{axis}={symbol}" for name, by_axis in meta["dynamic_axes"].items() for axis, symbol in by_axis.items()]
@@ -64,11 +83,11 @@ def torchport_command(torchport: Path, model_pt: Path, out: Path, opset: int, me
     return command
 
 
-def convert_with_torchport(torchport: Path, model_pt: Path, out: Path, opset: int, meta: dict) -> float:
+def convert_with_torchport(torchport: Path, model_pt: Path, out: Path, opset: int, meta: dict, inputs_dir: Path) -> float:
     if not torchport.exists():
         raise CaseFailure(f"torchport CLI not found at {torchport}: build the `torchport` target "
                           "(ninja -C BUILD torchport) or pass --torchport")
-    command = torchport_command(torchport, model_pt, out, opset, meta)
+    command = torchport_command(torchport, model_pt, out, opset, meta, inputs_dir)
     log("$ " + " ".join(command))
     start = time.time()
     try:
@@ -236,7 +255,8 @@ def main():
 
         step = "convert"
         if args.exporter == "torchport":
-            seconds = convert_with_torchport(args.torchport, fixture_dir / meta["modes"][args.mode], onnx_path, args.opset, meta)
+            seconds = convert_with_torchport(args.torchport, fixture_dir / meta["modes"][args.mode], onnx_path, args.opset, meta,
+                                             trace_inputs)
         else:
             seconds = convert_with_torch_onnx(fixture_dir / meta["modes"][args.mode], onnx_path, args.opset, meta, trace_inputs)
         log(f"  converted in {seconds:.2f} s")

@@ -33,12 +33,14 @@ enum class Arith { Add, Sub, Mul, Div, FloorDiv, Remainder, Fmod, Pow, Rsub };
 // Folds arithmetic on TorchScript int/float constants (scripted shape code) so that
 // later converters keep seeing static values.
 std::optional<Value*> foldScalarArith(Lowering& l, Arith kind) {
-  if (!scalarKind(l.output()->type()) || l.numInputs() < 2) return std::nullopt;
+  // Python-scalar operands only (no tensor payloads): the result is a Python scalar too.
+  const Type& outType = l.output()->type();
+  if (!(scalarKind(outType) || outType.isUnknown()) || l.numInputs() < 2) return std::nullopt;
   Value* a = l.input(0);
   Value* b = l.input(1);
   if (!isStaticScalar(a) || !isStaticScalar(b)) return std::nullopt;
-  const bool ints = l.output()->type().kind() != Type::Kind::Float && staticTensor(a) == nullptr &&
-                    staticTensor(b) == nullptr && dtypeOf(a) != DType::F32 && dtypeOf(b) != DType::F32;
+  if (staticTensor(a) != nullptr || staticTensor(b) != nullptr) return std::nullopt;
+  const bool ints = outType.kind() != Type::Kind::Float && dtypeOf(a) != DType::F32 && dtypeOf(b) != DType::F32;
   if (ints) {
     const int64_t x = *staticInt(a), y = *staticInt(b);
     switch (kind) {

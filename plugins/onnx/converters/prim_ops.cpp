@@ -373,13 +373,19 @@ Status lowerLoop(Lowering& l) {
 
   // Rebuild the body signature: (iter, cond, carried...).
   std::vector<Value*> oldInputs(body->inputs().begin(), body->inputs().end());
+  // The new inputs take over the old names (the old inputs are renamed out of the way).
+  std::vector<std::string> names;
+  for (Value* old : oldInputs) {
+    names.push_back(old->name());
+    TP_RETURN_IF_ERROR(body->renameValue(old, body->uniqueName(old->name() + ".prim")));
+  }
   std::vector<Value*> newInputs;
-  newInputs.push_back(body->addInput(tensorType(DType::I64, std::vector<Dim>{})));
-  newInputs.push_back(body->addInput(tensorType(DType::Bool, std::vector<Dim>{})));
+  newInputs.push_back(body->addInput(tensorType(DType::I64, std::vector<Dim>{}), names[0]));
+  newInputs.push_back(body->addInput(tensorType(DType::Bool, std::vector<Dim>{}), body->uniqueName("cond")));
   for (size_t i = 0; i < carried; ++i) {
     Type t = inputs[2 + i]->type();
     if (!t.isTensor()) t = tensorType(dtypeOf(inputs[2 + i]), shapeOf(inputs[2 + i]));
-    newInputs.push_back(body->addInput(t));
+    newInputs.push_back(body->addInput(t, names[1 + i]));
   }
   auto replace = [&](Value* from, Value* to) -> Status {
     // Outputs that are the old inputs themselves are re-pointed directly.

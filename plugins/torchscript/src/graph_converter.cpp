@@ -405,10 +405,16 @@ class Converter {
       return constant->addOutput(std::move(valueType), freshName(target, hint));
     };
     if (value.isTensor()) {
+      // Top-level constants are named by convertConstant; elements of list/tuple
+      // constants by the parameter whose memory they share.
+      const std::string* param = findParameterByData(prepared_.parametersByData, value.toTensor());
       auto tensor = borrowTensor(value.toTensor(), origin);
       if (!tensor) return nullptr;
       Type tensorType = Type::tensor(tensor->dtype(), tensor->shape());
-      return scalar(std::move(tensor).value(), std::move(tensorType));
+      Node* constant = newConstant(target, origin);
+      constant->setAttribute("value", std::move(tensor).value());
+      if (param != nullptr) constant->setAttribute("param", *param);
+      return constant->addOutput(std::move(tensorType), freshName(target, param != nullptr ? *param : hint));
     }
     if (value.isNone()) {
       Node* constant = newConstant(target, origin);

@@ -22,6 +22,28 @@ namespace torchport::torchscript {
 // torchport types of JIT values, as learnt by shape inference.
 using JitTypeMap = std::unordered_map<const torch::jit::Value*, Type>;
 
+// Parameters and buffers of the loaded module, by data pointer: constants that share a
+// parameter's memory (freezing folded a list attribute such as an LSTM's _flat_weights)
+// get its name. Views share the pointer too, hence sizes and dtype must match as well.
+struct KnownParameter {
+  std::string name;
+  std::vector<int64_t> sizes;
+  c10::ScalarType dtype;
+};
+using ParametersByData = std::unordered_map<const void*, std::vector<KnownParameter>>;
+
+inline const std::string* findParameterByData(const ParametersByData& parameters, const at::Tensor& tensor) {
+  if (!tensor.defined() || tensor.layout() != c10::kStrided || tensor.is_quantized() || tensor.numel() == 0) {
+    return nullptr;
+  }
+  auto it = parameters.find(tensor.data_ptr());
+  if (it == parameters.end()) return nullptr;
+  for (const KnownParameter& parameter : it->second) {
+    if (parameter.dtype == tensor.scalar_type() && tensor.sizes().equals(parameter.sizes)) return &parameter.name;
+  }
+  return nullptr;
+}
+
 // A JIT graph prepared for conversion: frozen, cleaned up, `self` resolved, inputs and
 // outputs flattened, plus what the converter needs to name things.
 struct PreparedGraph {
@@ -31,6 +53,8 @@ struct PreparedGraph {
   std::vector<std::string> outputNames;  // one per graph output ("output", "output.0", ...)
   // Constants that hold a parameter or buffer: the attribute path ("layer1.0.conv1.weight").
   std::unordered_map<const torch::jit::Value*, std::string> paramNames;
+  // For tensors inside list/tuple constants, which have no Value of their own.
+  ParametersByData parametersByData;
   std::string fileName;  // for messages
 };
 

@@ -288,6 +288,8 @@ class MetaInterpreter {
       std::vector<c10::IValue> slice(elements.begin() + begin, elements.begin() + end);
       return std::vector<c10::IValue>{c10::ivalue::Tuple::create(std::move(slice))};
     }
+    // Only messages are formatted (warnings, exceptions): the format string will do.
+    if (kind == c10::aten::format) return std::vector<c10::IValue>{inputs.at(0)};
     if (kind == c10::prim::Uninitialized) return std::vector<c10::IValue>{c10::IValue::uninitialized()};
     if (kind == c10::prim::unchecked_cast) return std::vector<c10::IValue>{inputs.at(0)};
     if (kind == c10::prim::isinstance) {

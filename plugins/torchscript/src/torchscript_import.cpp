@@ -245,28 +245,75 @@ struct NamedValue {
   jit::Value* value;
 };
 
+std::optional<std::string> constantKey(jit::Value* key) {
+  auto value = jit::toIValue(key);
+  if (!value) return std::nullopt;
+  if (value->isString()) return value->toStringRef();
+  if (value->isInt()) return std::to_string(value->toInt());
+  return std::nullopt;
+}
+
+// A dict built in the graph's top block (prim::DictConstruct or aten::dict(), then
+// aten::_set_item with constant keys) and only returned: its entries in insertion order,
+// and the _set_item nodes that become dead once the dict is unpacked.
+std::optional<std::vector<std::pair<std::string, jit::Value*>>> returnedDictEntries(jit::Value* dict,
+                                                                                     std::vector<jit::Node*>& setItems) {
+  jit::Node* producer = dict->node();
+  const bool created = producer->kind() == c10::prim::DictConstruct ||
+                       (producer->kind() == c10::Symbol::fromQualString("aten::dict") && producer->inputs().empty());
+  if (!created || producer->owningBlock() != producer->owningGraph()->block()) return std::nullopt;
+  std::vector<std::pair<std::string, jit::Value*>> entries;
+  auto set = [&](const std::string& key, jit::Value* value) {
+    for (auto& entry : entries) {
+      if (entry.first == key) {
+        entry.second = value;  // Python dicts keep the first insertion's position
+        return;
+      }
+    }
+    entries.emplace_back(key, value);
+  };
+  for (size_t i = 0; i + 1 < producer->inputs().size(); i += 2) {
+    auto key = constantKey(producer->inputs()[i]);
+    if (!key) return std::nullopt;
+    set(*key, producer->inputs()[i + 1]);
+  }
+  size_t returns = 0;
+  std::vector<jit::Node*> writes;
+  for (const jit::Use& use : dict->uses()) {
+    if (use.user->kind() == c10::prim::Return) {
+      ++returns;
+    } else if (use.user->kind() == c10::Symbol::fromQualString("aten::_set_item") && use.offset == 0 &&
+               use.user->owningBlock() == producer->owningBlock()) {
+      writes.push_back(use.user);
+    } else {
+      return std::nullopt;
+    }
+  }
+  if (returns != 1) return std::nullopt;
+  std::sort(writes.begin(), writes.end(), [](jit::Node* a, jit::Node* b) { return a->isBefore(b); });
+  for (jit::Node* write : writes) {
+    auto key = constantKey(write->inputs()[1]);
+    if (!key) return std::nullopt;
+    set(*key, write->inputs()[2]);
+  }
+  setItems.insert(setItems.end(), writes.begin(), writes.end());
+  return entries;
+}
+
 // Tuple/list/dict returned as such are unpacked: output.0, output.1.0, output.KEY.
-void flattenOutput(jit::Value* value, const std::string& name, std::vector<NamedValue>& leaves) {
+void flattenOutput(jit::Value* value, const std::string& name, std::vector<NamedValue>& leaves,
+                   std::vector<jit::Node*>& deadWrites) {
   jit::Node* producer = value->node();
   const bool onlyReturned = value->uses().size() == 1;
   if (onlyReturned && (producer->kind() == c10::prim::TupleConstruct || producer->kind() == c10::prim::ListConstruct)) {
     for (size_t i = 0; i < producer->inputs().size(); ++i) {
-      flattenOutput(producer->inputs()[i], name + "." + std::to_string(i), leaves);
+      flattenOutput(producer->inputs()[i], name + "." + std::to_string(i), leaves, deadWrites);
     }
     return;
   }
-  if (onlyReturned && producer->kind() == c10::prim::DictConstruct) {
-    std::vector<std::string> keys;
-    for (size_t i = 0; i + 1 < producer->inputs().size(); i += 2) {
-      auto key = jit::toIValue(producer->inputs()[i]);
-      if (!key || !(key->isString() || key->isInt())) {
-        keys.clear();
-        break;
-      }
-      keys.push_back(key->isString() ? key->toStringRef() : std::to_string(key->toInt()));
-    }
-    if (keys.size() * 2 == producer->inputs().size()) {
-      for (size_t i = 0; i < keys.size(); ++i) flattenOutput(producer->inputs()[2 * i + 1], name + "." + keys[i], leaves);
+  if (value->type()->kind() == c10::TypeKind::DictType) {
+    if (auto entries = returnedDictEntries(value, deadWrites)) {
+      for (const auto& [key, entry] : *entries) flattenOutput(entry, name + "." + key, leaves, deadWrites);
       return;
     }
   }
@@ -275,9 +322,10 @@ void flattenOutput(jit::Value* value, const std::string& name, std::vector<Named
 
 std::vector<std::string> flattenOutputs(jit::Graph& graph) {
   std::vector<NamedValue> leaves;
+  std::vector<jit::Node*> deadWrites;
   const size_t count = graph.outputs().size();
   for (size_t i = 0; i < count; ++i) {
-    flattenOutput(graph.outputs()[i], count == 1 ? "output" : "output." + std::to_string(i), leaves);
+    flattenOutput(graph.outputs()[i], count == 1 ? "output" : "output." + std::to_string(i), leaves, deadWrites);
   }
   while (!graph.outputs().empty()) graph.eraseOutput(0);
   std::vector<std::string> names;
@@ -285,6 +333,7 @@ std::vector<std::string> flattenOutputs(jit::Graph& graph) {
     graph.registerOutput(leaf.value);
     names.push_back(leaf.name);
   }
+  for (jit::Node* write : deadWrites) write->destroy();
   jit::EliminateDeadCode(graph.block());
   return names;
 }
@@ -437,15 +486,24 @@ ParameterPaths resolveParameters(jit::Graph& graph, const jit::Module& frozen) {
   return names;
 }
 
+ParametersByData indexParameters(const jit::Module& original) {
+  ParametersByData index;
+  auto add = [&](const std::string& name, const at::Tensor& tensor) {
+    if (!tensor.defined() || tensor.layout() != c10::kStrided || tensor.is_quantized() || tensor.numel() == 0) return;
+    index[tensor.data_ptr()].push_back(
+        {name, std::vector<int64_t>(tensor.sizes().begin(), tensor.sizes().end()), tensor.scalar_type()});
+  };
+  for (const auto& parameter : original.named_parameters(true)) add(parameter.name, parameter.value);
+  for (const auto& buffer : original.named_buffers(true)) add(buffer.name, buffer.value);
+  return index;
+}
+
 // Names of the live tensor constants: the attribute path resolveParameters recorded; else
 // a parameter or buffer of the loaded module sharing its memory; else the path freezing
 // put in the debug name of constants it made itself ("self.scale" for a plain attribute).
-std::unordered_map<const jit::Value*, std::string> nameConstants(jit::Graph& graph, const jit::Module& original,
+std::unordered_map<const jit::Value*, std::string> nameConstants(jit::Graph& graph, const ParametersByData& parameters,
                                                                  const ParameterPaths& paths) {
   std::unordered_map<const jit::Value*, std::string> names;
-  std::unordered_map<const void*, std::string> byData;
-  for (const auto& parameter : original.named_parameters(true)) byData.emplace(parameter.value.data_ptr(), parameter.name);
-  for (const auto& buffer : original.named_buffers(true)) byData.emplace(buffer.value.data_ptr(), buffer.name);
   std::vector<jit::Node*> constants;
   collectNodes(graph.block(), c10::prim::Constant, constants);
   for (jit::Node* node : constants) {
@@ -454,16 +512,9 @@ std::unordered_map<const jit::Value*, std::string> nameConstants(jit::Graph& gra
     at::Tensor tensor = jit::toIValue(output)->toTensor();
     if (auto path = paths.find(tensor.unsafeGetTensorImpl()); path != paths.end()) {
       names[output] = path->second;
-      continue;
-    }
-    if (tensor.defined() && tensor.layout() == c10::kStrided && !tensor.is_quantized() && tensor.numel() > 0) {
-      auto it = byData.find(tensor.data_ptr());
-      if (it != byData.end() && it->second.size() > 0) {
-        names[output] = it->second;
-        continue;
-      }
-    }
-    if (output->hasDebugName() && output->debugNameBase().starts_with("self.")) {
+    } else if (const std::string* name = findParameterByData(parameters, tensor)) {
+      names[output] = *name;
+    } else if (output->hasDebugName() && output->debugNameBase().starts_with("self.")) {
       names[output] = output->debugNameBase().substr(5);
     }
   }
@@ -567,7 +618,8 @@ Expected<PreparedGraph> prepare(const jit::Module& frozen, const jit::Module& or
   jit::LowerSimpleTuples(graph);
   jit::EliminateDeadCode(graph);
   TP_RETURN_IF_ERROR(checkSelfIsGone(*graph, file));
-  prepared.paramNames = nameConstants(*graph, original, paths);
+  prepared.parametersByData = indexParameters(original);
+  prepared.paramNames = nameConstants(*graph, prepared.parametersByData, paths);
   TP_RETURN_IF_ERROR(applyInputDeclarations(*graph, settings, file, prepared, declarations));
   return prepared;
 }

@@ -18,6 +18,8 @@ Files:
   legacy_pickle.pth       torch.save(state_dict, _use_new_zipfile_serialization=False)
   garbage.pt              random bytes
   cuda_saved.pt           control_flow.pt with its storages relabelled as saved on cuda:0
+  dict_output.pt          scripted: returns a dict filled item by item
+  lstm.pt                 scripted: 2-layer LSTM (weights reach the graph as a folded list)
   mobile.pt / mobile.ptl  optimize_for_mobile(conv, relu, conv_transpose, linear): XNNPACK op
                           contexts; .ptl saved for the lite interpreter
 """
@@ -71,6 +73,25 @@ class Tokens(nn.Module):
         return self.proj(self.embed(tokens))
 
 
+class DictOutput(nn.Module):
+    def forward(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
+        out: Dict[str, torch.Tensor] = {}
+        out["logits"] = x * 2.0
+        out["aux"] = x + 1.0
+        out["logits"] = out["logits"] - 1.0
+        return out
+
+
+class Lstm(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(8, 16, 2, batch_first=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y, _ = self.lstm(x)
+        return y
+
+
 class MutatesAttribute(nn.Module):
     def __init__(self):
         super().__init__()
@@ -114,6 +135,8 @@ def write_all(out: str) -> None:
     tokens = Tokens().eval()
     with torch.no_grad():
         torch.jit.trace(tokens, torch.zeros(2, 6, dtype=torch.long)).save(os.path.join(out, "tokens.pt"))
+    torch.jit.script(DictOutput()).save(os.path.join(out, "dict_output.pt"))
+    torch.jit.script(Lstm().eval()).save(os.path.join(out, "lstm.pt"))
     torch.jit.script(MutatesAttribute()).save(os.path.join(out, "mutates_attribute.pt"))
 
     mobile = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.ConvTranspose2d(8, 4, 2, stride=2),

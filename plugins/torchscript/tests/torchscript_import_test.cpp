@@ -308,6 +308,37 @@ TEST(TorchScriptImport, ListArgumentUnpackedIntoTensorsIsFlattened) {
   EXPECT_EQ(names(unnamed->g().inputs()), (std::vector<std::string>{"xs.0", "xs.1"}));
 }
 
+TEST(TorchScriptImport, DictFilledItemByItemIsFlattenedInInsertionOrder) {
+  auto run = importFixture("dict_output.pt", "  inputs:\n    x: {shape: [batch, 2]}\n");
+  ASSERT_TRUE(run->graph.hasValue()) << run->graph.status().message();
+  EXPECT_EQ(names(run->g().outputs()), (std::vector<std::string>{"output.logits", "output.aux"}));
+  // "logits" was overwritten: the output is the second value, x * 2 - 1.
+  const Value* logits = run->g().outputs()[0];
+  ASSERT_NE(logits->producer(), nullptr);
+  EXPECT_EQ(logits->producer()->kind(), "aten::sub");
+  EXPECT_EQ(logits->type().toString(), "f32[batch,2]");
+  EXPECT_TRUE(nodesOfKind(run->g(), "aten::_set_item").empty());
+}
+
+TEST(TorchScriptImport, ParametersInsideFoldedListsKeepTheirNames) {
+  auto run = importFixture("lstm.pt", "  inputs:\n    x: {shape: [batch, seq, 8]}\n");
+  ASSERT_TRUE(run->graph.hasValue()) << run->graph.status().message();
+  auto lstms = nodesOfKind(run->g(), "aten::lstm");
+  ASSERT_EQ(lstms.size(), 1u);
+  EXPECT_EQ(lstms[0]->output(0)->type().toString(), "f32[batch,seq,16]");
+  const Node* weights = lstms[0]->input(2)->producer();
+  ASSERT_NE(weights, nullptr);
+  EXPECT_EQ(weights->kind(), "prim::ListConstruct");
+  ASSERT_EQ(weights->numInputs(), 8u);
+  const std::string* first = paramOf(weights->input(0));
+  ASSERT_NE(first, nullptr);
+  EXPECT_EQ(*first, "lstm.weight_ih_l0");
+  const std::string* last = paramOf(weights->input(7));
+  ASSERT_NE(last, nullptr);
+  EXPECT_EQ(*last, "lstm.bias_hh_l1");
+  EXPECT_EQ(weights->input(0)->producer()->tensorAttr("value")->storage()->kind(), Storage::Kind::Borrowed);
+}
+
 TEST(TorchScriptImport, TwoSymbolsOnIntegerTokens) {
   auto run = importFixture("tokens.pt", "  inputs:\n    tokens: {shape: [batch, seq], dtype: int64}\n");
   ASSERT_TRUE(run->graph.hasValue()) << run->graph.status().message();
