@@ -1,10 +1,12 @@
 // Built-in steps of core (core_steps.h): the generic passes, the textual-IR importer
-// (format "tpir") and the save-ir exporter. Registered from explicit, ordered tables
-// here; nothing registers itself through static initializers.
+// (format "tpir"), the save-ir exporter and the constant-folding kernels for ONNX shape
+// ops. Registered from explicit, ordered tables here; nothing registers itself through
+// static initializers.
 #include "torchport/host/core_steps.h"
 
 #include <string>
 
+#include "kernels/onnx_shape_kernels.h"
 #include "passes/passes.h"
 #include "torchport/files.h"
 #include "torchport/text_ir.h"
@@ -110,12 +112,29 @@ struct CorePass {
 constexpr CorePass kCorePasses[] = {
     {eliminateDeadCodeInfo, runEliminateDeadCode},
     {eliminateIdentityInfo, runEliminateIdentity},
+    {foldConstantsInfo, runFoldConstants},
+    {eliminateCommonSubexpressionsInfo, runEliminateCommonSubexpressions},
+    {fuseConvBatchnormInfo, runFuseConvBatchnorm},
+    {fuseMatmulAddIntoGemmInfo, runFuseMatmulAddIntoGemm},
 };
+
+// Built-in constant-folding kernels (kernels/onnx_shape_kernels.cpp), in table order.
+Status registerKernels(Registry& registry) {
+  for (const BuiltinKernel& builtin : onnxShapeKernels()) {
+    KernelEntry entry;
+    entry.opKind = std::string(builtin.opKind);
+    entry.summary = std::string(builtin.summary);
+    entry.evaluate = builtin.evaluate;
+    TP_RETURN_IF_ERROR(registry.addKernel(std::move(entry)));
+  }
+  return Status::ok();
+}
 
 Status registerAll(Registry& registry) {
   for (const CorePass& pass : kCorePasses) TP_RETURN_IF_ERROR(registry.addPass(pass.info(), pass.run));
   TP_RETURN_IF_ERROR(registry.addImporter(tpirImporterInfo(), sniffTextualIr, importTextualIr));
   TP_RETURN_IF_ERROR(registry.addExporter(saveIrInfo(), "tpir", {".tpir"}, saveIr));
+  TP_RETURN_IF_ERROR(registerKernels(registry));
   return Status::ok();
 }
 

@@ -4,6 +4,7 @@
 //   // RUN: eliminate-dead-code,eliminate-identity       first line: the file's pipeline
 //   // CASE: removes an unused node                       optional description
 //   // RUN: eliminate-identity                            optional per-case pipeline
+//   // REQUIRES: onnx                                     optional, after the first RUN: skip without the plugin
 //   graph @main(...) -> (...) {                           the input, exactly as printed
 //   }
 //   // EXPECT:                                            then the expected output graph
@@ -78,6 +79,7 @@ struct GoldenFile {
   std::vector<std::string> lines;
   std::vector<GoldenCase> cases;
   std::string formatError;                        // file-level problem
+  std::vector<std::string> requiredPlugins;       // `// REQUIRES: onnx, torchscript`
   std::map<size_t, std::string> updates;          // case index -> new expected text
 };
 
@@ -216,6 +218,18 @@ std::unique_ptr<GoldenFile> loadGoldenFile(const fs::path& path) {
   defaults.pipeline = *pipeline;
   defaults.pipelineLine = static_cast<int>(first) + 1;
   size_t caseBegin = first + 1;
+  // Optional `// REQUIRES: plugin, plugin` lines right after RUN: cases are skipped (not
+  // failed) when a plugin is not built, e.g. in the sanitizer build without plugins.
+  while (caseBegin < file->lines.size()) {
+    auto required = directive(file->lines[caseBegin], "REQUIRES");
+    if (!required) break;
+    std::istringstream names(*required);
+    for (std::string name; std::getline(names, name, ',');) {
+      std::string_view plugin = trimmed(name);
+      if (!plugin.empty()) file->requiredPlugins.emplace_back(plugin);
+    }
+    ++caseBegin;
+  }
   for (size_t i = caseBegin; i <= file->lines.size(); ++i) {
     if (i < file->lines.size() && !isSeparator(file->lines[i])) continue;
     GoldenCase goldenCase;
@@ -327,6 +341,11 @@ class GoldenCaseTest : public testing::Test {
     const std::string caseLabel = name + ":" + std::to_string(c.firstLine) + " case " + std::to_string(c.number) +
                                   (c.description.empty() ? "" : " (" + c.description + ")");
     SCOPED_TRACE(caseLabel);
+    for (const std::string& plugin : file_.requiredPlugins) {
+      const auto& loaded = environment().plugins->plugins();
+      bool found = std::any_of(loaded.begin(), loaded.end(), [&](const LoadedPlugin& p) { return p.name == plugin; });
+      if (!found) GTEST_SKIP() << name << " needs plugin '" << plugin << "', which is not built in this configuration";
+    }
 
     // Parse with blank lines in front so parse errors carry the golden file's line numbers.
     std::string padded(static_cast<size_t>(c.inputLine - 1), '\n');

@@ -26,7 +26,9 @@ void expectTensorsIdentical(const Tensor& a, const Tensor& b, const std::string&
     auto x = a.bytes(), y = b.bytes();
     ASSERT_EQ(x.size(), y.size()) << where;
     // memcmp with a null pointer is UB even for size 0 (empty tensors have no bytes).
-    if (!x.empty()) EXPECT_EQ(0, std::memcmp(x.data(), y.data(), x.size())) << where << ": tensor bytes differ";
+    if (!x.empty()) {
+      EXPECT_EQ(0, std::memcmp(x.data(), y.data(), x.size())) << where << ": tensor bytes differ";
+    }
   }
 }
 

@@ -20,4 +20,20 @@ size_t removeDeadNodes(Graph& graph);
 PassInfo eliminateIdentityInfo();
 Status runEliminateIdentity(Graph& graph, PassContext& context);
 
+// fold-constants (fold_constants.cpp)
+PassInfo foldConstantsInfo();
+Status runFoldConstants(Graph& graph, PassContext& context);
+
+// eliminate-common-subexpressions (eliminate_common_subexpressions.cpp)
+PassInfo eliminateCommonSubexpressionsInfo();
+Status runEliminateCommonSubexpressions(Graph& graph, PassContext& context);
+
+// fuse-conv-batchnorm (fuse_conv_batchnorm.cpp)
+PassInfo fuseConvBatchnormInfo();
+Status runFuseConvBatchnorm(Graph& graph, PassContext& context);
+
+// fuse-matmul-add-into-gemm (fuse_matmul_add_into_gemm.cpp)
+PassInfo fuseMatmulAddIntoGemmInfo();
+Status runFuseMatmulAddIntoGemm(Graph& graph, PassContext& context);
+
 }  // namespace torchport

@@ -344,6 +344,56 @@ Status lowerAvgPool1d(Lowering& l) { return lowerAvgPool(l, 1); }
 Status lowerAvgPool2d(Lowering& l) { return lowerAvgPool(l, 2); }
 Status lowerAvgPool3d(Lowering& l) { return lowerAvgPool(l, 3); }
 
+// PyTorch's adaptive windows along one axis: [floor(i * in / out), ceil((i + 1) * in / out)).
+std::vector<std::pair<int64_t, int64_t>> adaptiveWindows(int64_t in, int64_t out) {
+  std::vector<std::pair<int64_t, int64_t>> windows;
+  for (int64_t i = 0; i < out; ++i) windows.emplace_back((i * in) / out, ((i + 1) * in + out - 1) / out);
+  return windows;
+}
+
+// Adaptive pooling with windows of varying size (input not a multiple of the output, or
+// smaller than it), over static spatial sizes, one axis at a time (both the mean and the
+// max of a rectangle are separable): averages as a MatMul with a [out, in] averaging
+// matrix, maxima as a Concat of per-window ReduceMax.
+Expected<Value*> adaptivePoolWindows(Lowering& l, Value* x, const std::vector<int64_t>& outSize, bool isMax) {
+  const size_t n = outSize.size();
+  if (n > 2) return Status(l.unsupported("3-D adaptive pooling to sizes that do not divide the input"));
+  auto shape = *shapeOf(x);
+  Value* y = x;
+  for (size_t i = 0; i < n; ++i) {
+    const int64_t axis = static_cast<int64_t>(shape.size() - n + i);
+    const int64_t in = shape[static_cast<size_t>(axis)].size();
+    const int64_t out = outSize[i];
+    if (in == out) continue;
+    const auto windows = adaptiveWindows(in, out);
+    std::optional<std::vector<Dim>> yShape = shapeOf(y);
+    (*yShape)[static_cast<size_t>(axis)] = Dim::known(out);
+    if (isMax) {
+      std::vector<Value*> pieces;
+      for (const auto& [begin, end] : windows)
+        pieces.push_back(l.reduce("ReduceMax", l.slice(y, axis, begin, end), std::vector<int64_t>{axis}, true));
+      y = l.op("Concat", std::span<Value* const>(pieces)).attr("axis", axis).type(tensorType(dtypeOf(x), yShape));
+      continue;
+    }
+    // Averaging matrix: row o has 1 / |window o| over the window.
+    const bool lastAxis = axis == static_cast<int64_t>(shape.size()) - 1;
+    std::vector<float> matrix(static_cast<size_t>(in * out), 0.0f);
+    for (int64_t o = 0; o < out; ++o) {
+      const auto [begin, end] = windows[static_cast<size_t>(o)];
+      for (int64_t k = begin; k < end; ++k) {
+        const float w = 1.0f / static_cast<float>(end - begin);
+        // [out, in] for the second-to-last axis, [in, out] for the last one.
+        matrix[static_cast<size_t>(lastAxis ? k * out + o : o * in + k)] = w;
+      }
+    }
+    Value* m = l.constant(Tensor::fromVector(DType::F32, lastAxis ? std::vector<int64_t>{in, out} : std::vector<int64_t>{out, in}, matrix));
+    TP_TRY(m, l.castLike(m, x));
+    y = lastAxis ? static_cast<Value*>(l.op("MatMul", {y, m}).type(tensorType(dtypeOf(x), yShape)))
+                 : static_cast<Value*>(l.op("MatMul", {m, y}).type(tensorType(dtypeOf(x), yShape)));
+  }
+  return y;
+}
+
 // adaptive_{avg,max}_pool{1,2,3}d(self, output_size)
 Status lowerAdaptivePool(Lowering& l, size_t n, bool isMax) {
   TP_RETURN_IF_ERROR(l.needInputs(2));
@@ -368,15 +418,15 @@ Status lowerAdaptivePool(Lowering& l, size_t n, bool isMax) {
                          " needs the input's rank and spatial sizes; declare static input shapes");
   std::vector<int64_t> kernel;
   bool identity = true;
+  bool divisible = true;
   for (size_t i = 0; i < n; ++i) {
     const Dim& d = (*s)[i + 2];
     if (!d.isKnown())
       return l.unsupported("adaptive pooling to " + formatInts(outSize) + " over a dynamic spatial size (" + d.toString() +
                            "); only output size 1 (global pooling) works with dynamic sizes");
-    if (outSize[i] <= 0 || d.size() % outSize[i] != 0)
-      return l.unsupported("adaptive pooling from " + std::to_string(d.size()) + " to " + std::to_string(outSize[i]) +
-                           ": the input size must be a multiple of the output size to map onto fixed windows");
-    kernel.push_back(d.size() / outSize[i]);
+    if (outSize[i] <= 0) return l.invalid("adaptive pooling to a non-positive size " + formatInts(outSize));
+    divisible = divisible && d.size() % outSize[i] == 0;
+    kernel.push_back(d.size() / std::max<int64_t>(outSize[i], 1));
     identity = identity && d.size() == outSize[i];
   }
   if (identity) {
@@ -385,6 +435,12 @@ Status lowerAdaptivePool(Lowering& l, size_t n, bool isMax) {
   }
   std::vector<Dim> dims{(*s)[0], (*s)[1]};
   for (int64_t o : outSize) dims.push_back(Dim::known(o));
+  if (!divisible) {
+    TP_TRY(Value * y, adaptivePoolWindows(l, in.x, outSize, isMax));
+    y->setType(tensorType(dtypeOf(in.x), dims));
+    l.setOutput(0, finishBatched(l, in, y));
+    return Status::ok();
+  }
   OpBuilder pool = l.op(isMax ? "MaxPool" : "AveragePool", {in.x})
                        .attr("kernel_shape", kernel)
                        .attr("pads", std::vector<int64_t>(2 * n, 0))

@@ -92,9 +92,11 @@ class [[nodiscard]] Expected {
 
 #define TP_CONCAT_INNER(a, b) a##b
 #define TP_CONCAT(a, b) TP_CONCAT_INNER(a, b)
-// `TP_ASSIGN_OR_RETURN(auto x, makeX());`
-#define TP_ASSIGN_OR_RETURN(decl, expr)                                   \
-  auto TP_CONCAT(tp_expected_, __LINE__) = (expr);                        \
-  if (!TP_CONCAT(tp_expected_, __LINE__).hasValue())                      \
-    return TP_CONCAT(tp_expected_, __LINE__).status();                    \
-  decl = std::move(TP_CONCAT(tp_expected_, __LINE__)).value()
+// `TP_ASSIGN_OR_RETURN(auto x, makeX());` -- the temporary's name is made once (via
+// __COUNTER__) so invocations spanning several lines work.
+#define TP_ASSIGN_OR_RETURN(decl, expr) \
+  TP_ASSIGN_OR_RETURN_IMPL(TP_CONCAT(tp_expected_, __COUNTER__), decl, expr)
+#define TP_ASSIGN_OR_RETURN_IMPL(tmp, decl, expr) \
+  auto tmp = (expr);                              \
+  if (!tmp.hasValue()) return tmp.status();       \
+  decl = std::move(tmp).value()

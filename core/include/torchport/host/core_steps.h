@@ -1,5 +1,7 @@
-// Built-in steps of core: generic passes (eliminate-dead-code, eliminate-identity), the
-// textual-IR importer (format "tpir", *.tpir) and the `save-ir` exporter.
+// Built-in steps of core: generic passes (eliminate-dead-code, eliminate-identity,
+// fold-constants, eliminate-common-subexpressions, fuse-conv-batchnorm,
+// fuse-matmul-add-into-gemm), the textual-IR importer (format "tpir", *.tpir), the `save-ir`
+// exporter and constant-folding kernels for ONNX shape ops (onnx::Shape, Gather, ...).
 #pragma once
 
 #include "torchport/registry.h"
