@@ -5,6 +5,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "prepare_aten.h"
 #include "torchport/lowering.h"
 
 namespace torchport::onnxplugin {
@@ -201,13 +202,18 @@ Status runLowerToOnnx(Graph& graph, PassContext& context) {
   if (opset < 13 || opset > 18)
     return Status::usage("lower-to-onnx: opset " + std::to_string(opset) + " is outside the supported range 13..18");
 
-  // 1. Prepare.
-  TP_ASSIGN_OR_RETURN(size_t assertions, dropAssertions(graph));
+  // 1. Prepare: static checks of scripted code folded, assertions dropped, dead code removed.
+  size_t assertions = 0;
+  for (int round = 0; round < 16; ++round) {
+    TP_ASSIGN_OR_RETURN(size_t folded, simplifyStaticScripting(graph));
+    TP_ASSIGN_OR_RETURN(size_t dropped, dropAssertions(graph));
+    TP_ASSIGN_OR_RETURN(size_t dead, removeDeadNodes(graph));
+    assertions += dropped;
+    if (folded == 0 && dropped == 0 && dead == 0) break;
+  }
   if (assertions > 0)
     context.diag().info("lower-to-onnx: dropped " + std::to_string(assertions) +
                         " assertion/warning node(s): ONNX graphs cannot raise");
-  TP_ASSIGN_OR_RETURN(size_t deadBefore, removeDeadNodes(graph));
-  (void)deadBefore;
   std::unordered_map<const Graph*, const Node*> owners;
   collectOwners(graph, owners);
   TP_RETURN_IF_ERROR(checkMutations(graph, owners));

@@ -473,8 +473,12 @@ Result sliceKernel(const Node& node, std::span<const Tensor> inputs) {
     TP_ASSIGN_OR_RETURN(ends, readInts(node, *e, "ends"));
     TP_ASSIGN_OR_RETURN(const Tensor* ax, optionalInput(node, inputs, 3, "axes"));
     TP_ASSIGN_OR_RETURN(const Tensor* st, optionalInput(node, inputs, 4, "steps"));
-    if (ax != nullptr) TP_ASSIGN_OR_RETURN(axes, readInts(node, *ax, "axes"));
-    if (st != nullptr) TP_ASSIGN_OR_RETURN(steps, readInts(node, *st, "steps"));
+    if (ax != nullptr) {
+      TP_ASSIGN_OR_RETURN(axes, readInts(node, *ax, "axes"));
+    }
+    if (st != nullptr) {
+      TP_ASSIGN_OR_RETURN(steps, readInts(node, *st, "steps"));
+    }
   } else {
     const auto* s = node.intsAttr("starts");
     const auto* e = node.intsAttr("ends");

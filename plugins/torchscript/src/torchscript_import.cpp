@@ -254,8 +254,9 @@ std::optional<std::string> constantKey(jit::Value* key) {
 }
 
 // A dict built in the graph's top block (prim::DictConstruct or aten::dict(), then
-// aten::_set_item with constant keys) and only returned: its entries in insertion order,
-// and the _set_item nodes that become dead once the dict is unpacked.
+// aten::_set_item with constant keys) and used once besides (by the return, or the tuple
+// being unpacked): its entries in insertion order, and the _set_item nodes that become
+// dead once the dict is unpacked.
 std::optional<std::vector<std::pair<std::string, jit::Value*>>> returnedDictEntries(jit::Value* dict,
                                                                                      std::vector<jit::Node*>& setItems) {
   jit::Node* producer = dict->node();
@@ -277,19 +278,18 @@ std::optional<std::vector<std::pair<std::string, jit::Value*>>> returnedDictEntr
     if (!key) return std::nullopt;
     set(*key, producer->inputs()[i + 1]);
   }
-  size_t returns = 0;
+  size_t readers = 0;
   std::vector<jit::Node*> writes;
   for (const jit::Use& use : dict->uses()) {
-    if (use.user->kind() == c10::prim::Return) {
-      ++returns;
-    } else if (use.user->kind() == c10::Symbol::fromQualString("aten::_set_item") && use.offset == 0 &&
-               use.user->owningBlock() == producer->owningBlock()) {
+    if (use.user->kind() != c10::Symbol::fromQualString("aten::_set_item")) {
+      ++readers;
+    } else if (use.offset == 0 && use.user->owningBlock() == producer->owningBlock()) {
       writes.push_back(use.user);
     } else {
       return std::nullopt;
     }
   }
-  if (returns != 1) return std::nullopt;
+  if (readers != 1) return std::nullopt;
   std::sort(writes.begin(), writes.end(), [](jit::Node* a, jit::Node* b) { return a->isBefore(b); });
   for (jit::Node* write : writes) {
     auto key = constantKey(write->inputs()[1]);
