@@ -345,9 +345,32 @@ Expected<bool> inlineBranch(Graph& graph, Node* ifNode, bool condition) {
   return true;
 }
 
+// Ops whose first output has the type of their first input. Scripted fast paths (the
+// fused transformer ops) are never run by the importer's shape inference, so their
+// results arrive untyped; a rank is what `x.dim() == 3` checks after them need.
+bool keepsInputType(const std::string& k) {
+  static const char* const kinds[] = {
+      "aten::_transformer_encoder_layer_fwd", "aten::_native_multi_head_attention", "aten::layer_norm",
+      "aten::dropout", "aten::relu", "aten::gelu", "aten::contiguous", "prim::unchecked_cast", "aten::clone",
+      "aten::detach", "aten::to_padded_tensor", "aten::_nested_tensor_from_mask"};
+  return std::find(std::begin(kinds), std::end(kinds), k) != std::end(kinds);
+}
+
+bool propagateType(Node& node) {
+  if (node.numInputs() == 0 || node.numOutputs() == 0 || !keepsInputType(node.kind())) return false;
+  const Type& in = node.input(0)->type();
+  Value* out = node.output(0);
+  const Type& current = out->type();
+  const bool outKnown = current.isTensor() && current.hasRank();
+  if (outKnown || !in.isTensor() || !in.hasRank()) return false;
+  out->setType(in);
+  return true;
+}
+
 Expected<size_t> simplifyOnce(Graph& graph) {
   size_t changed = 0;
   for (Node* node : graph.nodeSnapshot()) {
+    if (propagateType(*node)) ++changed;
     for (const auto& [name, attribute] : node->attributes()) {
       if (const auto* g = std::get_if<GraphPtr>(&attribute); g != nullptr && *g != nullptr) {
         TP_ASSIGN_OR_RETURN(size_t inner, simplifyOnce(**g));

@@ -538,10 +538,18 @@ Status lowerSplit(Lowering& l) {
     auto count = unpackedCount(l);
     auto known = knownListDims(l.input(1));
     if (!known) return l.unsupported("split with dynamic split sizes of unknown count");
+    // Sizes computed from static dims (e.g. [E, 2 * E] from a weight's shape) are static.
+    std::vector<int64_t> values;
+    for (const KnownInt& k : *known)
+      if (k.value) values.push_back(*k.value);
+    if (values.size() == known->size()) return emitSplit(l, x, dim, l.i64s(values), values.size(), values, false);
     TP_TRY(Value * sizes, l.asI64List(l.input(1)));
     return emitSplit(l, x, dim, sizes, count.value_or(known->size()), std::nullopt, false);
   }
-  if (auto splitSize = staticInt(l.input(1))) {
+  // A split size computed from static dims (d_model read from x.shape) counts as static.
+  std::optional<int64_t> splitSize = staticInt(l.input(1));
+  if (!splitSize && rankOf(l.input(1)).value_or(0) == 0) splitSize = knownIntValue(l.input(1)).value;
+  if (splitSize) {
     if (*splitSize <= 0) return l.invalid("split_size must be positive");
     if (auto total = staticDimOf(x, dim)) {
       auto sizes = chunkSizes(*total, *splitSize);

@@ -77,3 +77,31 @@ TEST(Broadcast, KnownSymbolicAndUnknownDims) {
 
 }  // namespace
 }  // namespace torchport::onnxplugin
+
+// Debugging aid (disabled): TORCHPORT_SIMPLIFY_IR=file.tpir prints the graph after the
+// static simplification of scripted code that lower-to-onnx starts with.
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "prepare_aten.h"
+
+namespace torchport::onnxplugin {
+namespace {
+TEST(Debug, DISABLED_PrintSimplified) {
+  const char* file = std::getenv("TORCHPORT_SIMPLIFY_IR");
+  ASSERT_NE(file, nullptr);
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  auto graph = parseGraph(text.str(), file);
+  ASSERT_TRUE(graph.hasValue()) << graph.status().message();
+  auto changed = simplifyStaticScripting(**graph);
+  ASSERT_TRUE(changed.hasValue()) << changed.status().message();
+  PrintOptions options;
+  options.elideTensorsAbove = 8;
+  std::cout << printGraph(**graph, options);
+}
+}  // namespace
+}  // namespace torchport::onnxplugin

@@ -254,9 +254,10 @@ std::optional<std::string> constantKey(jit::Value* key) {
 }
 
 // A dict built in the graph's top block (prim::DictConstruct or aten::dict(), then
-// aten::_set_item with constant keys) and used once besides (by the return, or the tuple
-// being unpacked): its entries in insertion order, and the _set_item nodes that become
-// dead once the dict is unpacked.
+// d[k] = v / d[k] with constant keys, all in that block) and used once besides (by the
+// return, or the tuple being unpacked): its final entries in insertion order. Reads
+// d[k] are replaced by the value stored at that point, and the writes are collected:
+// they are dead once the dict is unpacked.
 std::optional<std::vector<std::pair<std::string, jit::Value*>>> returnedDictEntries(jit::Value* dict,
                                                                                      std::vector<jit::Node*>& setItems) {
   jit::Node* producer = dict->node();
@@ -264,6 +265,12 @@ std::optional<std::vector<std::pair<std::string, jit::Value*>>> returnedDictEntr
                        (producer->kind() == c10::Symbol::fromQualString("aten::dict") && producer->inputs().empty());
   if (!created || producer->owningBlock() != producer->owningGraph()->block()) return std::nullopt;
   std::vector<std::pair<std::string, jit::Value*>> entries;
+  auto find = [&](const std::string& key) -> jit::Value* {
+    for (auto& entry : entries) {
+      if (entry.first == key) return entry.second;
+    }
+    return nullptr;
+  };
   auto set = [&](const std::string& key, jit::Value* value) {
     for (auto& entry : entries) {
       if (entry.first == key) {
@@ -278,24 +285,37 @@ std::optional<std::vector<std::pair<std::string, jit::Value*>>> returnedDictEntr
     if (!key) return std::nullopt;
     set(*key, producer->inputs()[i + 1]);
   }
+  const c10::Symbol setItem = c10::Symbol::fromQualString("aten::_set_item");
+  const c10::Symbol getItem = c10::Symbol::fromQualString("aten::__getitem__");
   size_t readers = 0;
-  std::vector<jit::Node*> writes;
+  std::vector<jit::Node*> accesses;
   for (const jit::Use& use : dict->uses()) {
-    if (use.user->kind() != c10::Symbol::fromQualString("aten::_set_item")) {
+    const bool access = (use.user->kind() == setItem || use.user->kind() == getItem) && use.offset == 0;
+    if (!access) {
       ++readers;
-    } else if (use.offset == 0 && use.user->owningBlock() == producer->owningBlock()) {
-      writes.push_back(use.user);
+    } else if (use.user->owningBlock() == producer->owningBlock()) {
+      accesses.push_back(use.user);
     } else {
-      return std::nullopt;
+      return std::nullopt;  // written or read inside control flow
     }
   }
   if (readers != 1) return std::nullopt;
-  std::sort(writes.begin(), writes.end(), [](jit::Node* a, jit::Node* b) { return a->isBefore(b); });
-  for (jit::Node* write : writes) {
-    auto key = constantKey(write->inputs()[1]);
+  std::sort(accesses.begin(), accesses.end(), [](jit::Node* a, jit::Node* b) { return a->isBefore(b); });
+  std::vector<std::pair<jit::Node*, jit::Value*>> reads;
+  std::vector<jit::Node*> writes;
+  for (jit::Node* access : accesses) {
+    auto key = constantKey(access->inputs()[1]);
     if (!key) return std::nullopt;
-    set(*key, write->inputs()[2]);
+    if (access->kind() == setItem) {
+      set(*key, access->inputs()[2]);
+      writes.push_back(access);
+    } else {
+      jit::Value* current = find(*key);
+      if (current == nullptr) return std::nullopt;  // a KeyError at run time: leave it be
+      reads.emplace_back(access, current);
+    }
   }
+  for (const auto& [read, value] : reads) read->output()->replaceAllUsesWith(value);
   setItems.insert(setItems.end(), writes.begin(), writes.end());
   return entries;
 }
@@ -624,10 +644,25 @@ Expected<PreparedGraph> prepare(const jit::Module& frozen, const jit::Module& or
   return prepared;
 }
 
+// LibTorch warnings (TORCH_WARN) go to stderr by default; during an import they are
+// details of loading or of shape inference running ops on made-up inputs: debug log.
+class DiagnosticsWarningHandler final : public c10::WarningHandler {
+ public:
+  explicit DiagnosticsWarningHandler(Diagnostics& diagnostics) : diagnostics_(diagnostics) {}
+  void process(const c10::SourceLocation&, const std::string& message, const bool) override {
+    diagnostics_.debug("torchscript: LibTorch warning: " + message);
+  }
+
+ private:
+  Diagnostics& diagnostics_;
+};
+
 }  // namespace
 
 Expected<std::unique_ptr<Graph>> importTorchScript(const fs::path& path, PassContext& context) {
   TP_ASSIGN_OR_RETURN(ImportSettings settings, parseImportSettings(context.options()));
+  DiagnosticsWarningHandler warningHandler(context.diag());
+  c10::Warning::WarningHandlerGuard warningGuard(&warningHandler);
   const std::string file = path.string();
   TP_ASSIGN_OR_RETURN(ArchiveFacts facts, inspectArchive(path));
 
