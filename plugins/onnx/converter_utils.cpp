@@ -875,6 +875,16 @@ Expected<std::vector<Value*>> Lowering::promoteOperands(std::span<Value* const> 
   return out;
 }
 
+Expected<Value*> Lowering::where(Value* cond, Value* a, Value* b, const Type& type) {
+  if (type.isTensor() && type.dtype() == DType::Bool) {
+    TP_TRY(Value * au, castTo(a, DType::U8));
+    TP_TRY(Value * bu, castTo(b, DType::U8));
+    Value* w = op("Where", {cond, au, bu}).type(tensorType(DType::U8, type.shape()));
+    return castTo(w, DType::Bool);
+  }
+  return static_cast<Value*>(op("Where", {cond, a, b}).type(type));
+}
+
 // ---------------------------------------------------------------------------------------
 // Shape helpers
 // ---------------------------------------------------------------------------------------

@@ -204,6 +204,10 @@ class Lowering {
   // Materializes operands as tensors of their promoted dtype. `dtype` receives it.
   Expected<std::vector<Value*>> promoteOperands(std::span<Value* const> operands, DType& dtype);
 
+  // Where(cond, a, b) typed `type`; boolean data goes through u8 (ONNX Runtime has no bool
+  // Where kernel before opset 16).
+  Expected<Value*> where(Value* cond, Value* a, Value* b, const Type& type);
+
   // ---- common shape helpers ----
   Value* shape(Value* tensor);                              // onnx::Shape, typed i64[rank]
   Value* dimSize(Value* tensor, int64_t axis);              // 0-d i64 (Gather of Shape)

@@ -25,7 +25,6 @@
 #include <vector>
 
 #include "torchport/ir.h"
-#include "torchport/registry.h"
 
 namespace torchport {
 

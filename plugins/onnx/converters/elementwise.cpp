@@ -457,7 +457,8 @@ Status lowerWhere(Lowering& l) {
   std::vector<Value*> operands{l.input(1), l.input(2)};
   TP_TRY(std::vector<Value*> promoted, l.promoteOperands(operands, dt));
   auto shape = broadcastShapes(shapeOf(cond), broadcastShapes(shapeOf(promoted[0]), shapeOf(promoted[1])));
-  l.setOutput(0, l.op("Where", {cond, promoted[0], promoted[1]}).type(tensorType(dt, shape)));
+  TP_TRY(Value * y, l.where(cond, promoted[0], promoted[1], tensorType(dt, shape)));
+  l.setOutput(0, y);
   return Status::ok();
 }
 
@@ -468,7 +469,8 @@ Status lowerMaskedFill(Lowering& l) {
   // The fill value takes self's dtype (no promotion), as in PyTorch.
   TP_TRY(Value * value, l.castLike(l.input(2), self));
   auto shape = broadcastShapes(shapeOf(self), shapeOf(mask));
-  l.setOutput(0, l.op("Where", {mask, value, self}).type(tensorType(dtypeOf(self), shape)));
+  TP_TRY(Value * y, l.where(mask, value, self, tensorType(dtypeOf(self), shape)));
+  l.setOutput(0, y);
   return Status::ok();
 }
 

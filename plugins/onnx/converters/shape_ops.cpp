@@ -990,7 +990,8 @@ Status lowerTriangular13(Lowering& l, bool upper) {
   Value* diff = l.op("Sub", {l.unsqueeze(cols, {0}), l.unsqueeze(rows, {1})}).type(tensorTypeOfRank(DType::I64, 2));
   Value* keep = l.op(upper ? "GreaterOrEqual" : "LessOrEqual", {diff, l.i64(k)}).type(tensorTypeOfRank(DType::Bool, 2));
   TP_TRY(Value * zero, l.castLike(l.staticFloatValue(0.0), x));
-  l.setOutput(0, l.op("Where", {keep, x, zero}).type(sameType(x)));
+  TP_TRY(Value * y, l.where(keep, x, zero, sameType(x)));
+  l.setOutput(0, y);
   return Status::ok();
 }
 Status lowerTriu13(Lowering& l) { return lowerTriangular13(l, true); }
