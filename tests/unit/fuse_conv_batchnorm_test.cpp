@@ -247,7 +247,9 @@ class FuseConvBatchnormNumericTest : public ::testing::Test {
     for (const Node* n : fused->nodes()) {
       convs += n->kind() == "onnx::Conv" || n->kind() == "onnx::ConvTranspose";
       norms += n->kind() == "onnx::BatchNormalization";
-      if (n->isConstant()) EXPECT_EQ(n->tensorAttr("value")->dtype(), c.dtype) << "fused constants keep the dtype";
+      if (n->isConstant()) {
+        EXPECT_EQ(n->tensorAttr("value")->dtype(), c.dtype) << "fused constants keep the dtype";
+      }
     }
     EXPECT_EQ(convs, 1u);
     EXPECT_EQ(norms, 0u);

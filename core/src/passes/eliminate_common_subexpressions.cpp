@@ -166,12 +166,26 @@ class SubexpressionElimination {
     countTensorSignatures(root);
   }
 
-  Status run(Graph& graph) {
+  Status run(Graph& root) {
+    TP_RETURN_IF_ERROR(runIn(root));
+    // Erased last to first: each erased node's input uses then sit at the end of their use
+    // lists, where removing them is O(1) (a shared input such as the model input can have
+    // hundreds of thousands of uses).
+    for (auto it = duplicates_.rbegin(); it != duplicates_.rend(); ++it) {
+      TP_RETURN_IF_ERROR((*it)->owningGraph()->eraseNode(*it));
+    }
+    return Status::ok();
+  }
+
+  size_t removed() const { return duplicates_.size(); }
+
+ private:
+  Status runIn(Graph& graph) {
     std::vector<const Expression*> scope;  // entries this graph added, removed when it is left
     for (Node* node : graph.nodeSnapshot()) {
       for (const auto& [name, attribute] : node->attributes()) {
         const auto* body = std::get_if<GraphPtr>(&attribute);
-        if (body != nullptr && *body != nullptr) TP_RETURN_IF_ERROR(run(**body));
+        if (body != nullptr && *body != nullptr) TP_RETURN_IF_ERROR(runIn(**body));
       }
       if (!eligible(*node)) continue;
       Expression expression = describe(*node);
@@ -187,9 +201,6 @@ class SubexpressionElimination {
     return Status::ok();
   }
 
-  size_t removed() const { return removed_; }
-
- private:
   bool eligible(const Node& node) const {
     if (node.numOutputs() == 0 || hasGraphAttribute(node) || !isPure(node)) return false;
     if (node.isConstant()) {
@@ -260,7 +271,8 @@ class SubexpressionElimination {
     }
   }
 
-  // Replaces `duplicate` (in `graph`) by the earlier, equal `kept`.
+  // Rewires the users of `duplicate` (in `graph`) to the earlier, equal `kept`; the
+  // duplicate, now unused, is erased at the end of the pass.
   Status merge(Graph& graph, Node& duplicate, Node& kept) {
     for (size_t i = 0; i < duplicate.numOutputs(); ++i) {
       if (!graph.canReplaceAllUsesWith(duplicate.output(i), kept.output(i))) {
@@ -275,8 +287,7 @@ class SubexpressionElimination {
       if (to->type().isUnknown()) to->setType(from->type());
       TP_RETURN_IF_ERROR(graph.replaceAllUsesWith(from, to));
     }
-    TP_RETURN_IF_ERROR(graph.eraseNode(&duplicate));
-    ++removed_;
+    duplicates_.push_back(&duplicate);
     return Status::ok();
   }
 
@@ -284,7 +295,7 @@ class SubexpressionElimination {
   bool mutation_;
   SignatureCounts signatures_;
   std::unordered_set<Expression, ExpressionHash, ExpressionEqual> table_;
-  size_t removed_ = 0;
+  std::vector<Node*> duplicates_;  // in visiting order
 };
 
 }  // namespace

@@ -341,6 +341,7 @@ class MetaInterpreter {
     //    analysis uses) give the output sizes from the input sizes.
     if (hasMeta) {
       if (auto results = runShapeFunction(node, inputs)) return *std::move(results);
+      if (auto results = runFusedOpRule(node, inputs)) return *std::move(results);
     }
     // 4. Run it for real, on CPU, with zeros of the right shapes.
     std::vector<c10::IValue> cpuInputs;
@@ -355,6 +356,40 @@ class MetaInterpreter {
     } catch (const std::exception& error) {
       throw ShapeRunError(describeJitNode(node) + ": " + firstLineOf(error));
     }
+  }
+
+  // PyTorch's fused inference fast paths (what eval-mode transformers traced under
+  // no_grad contain) have neither meta kernels nor shape functions, and running them on
+  // CPU costs real attention FLOPs. Their shapes are simple:
+  //   _native_multi_head_attention(query [B,L,E], key [B,S,E], ..., num_head, ...,
+  //     need_weights, average_attn_weights) -> ([B,L,E], need_weights ? [B,L,S] (averaged)
+  //     or [B,H,L,S] : undefined)
+  //   _transformer_encoder_layer_fwd(src, ...) -> src's shape
+  static std::optional<std::vector<c10::IValue>> runFusedOpRule(jit::Node* node, const std::vector<c10::IValue>& inputs) {
+    const std::string_view kind = node->kind().toQualString();
+    auto like = [](const at::Tensor& tensor, at::IntArrayRef sizes) {
+      return c10::IValue(at::empty(sizes, tensor.options().device(c10::kMeta)));
+    };
+    if (kind == "aten::_native_multi_head_attention" && inputs.size() >= 12 && inputs[0].isTensor() &&
+        inputs[1].isTensor() && inputs[4].isInt() && inputs[10].isBool() && inputs[11].isBool()) {
+      const at::Tensor& query = inputs[0].toTensor();
+      const at::Tensor& key = inputs[1].toTensor();
+      if (query.dim() != 3 || key.dim() != 3) return std::nullopt;
+      std::vector<c10::IValue> results = {like(query, query.sizes())};
+      if (!inputs[10].toBool()) {
+        results.emplace_back(at::Tensor());
+      } else if (inputs[11].toBool()) {
+        results.push_back(like(query, {query.size(0), query.size(1), key.size(1)}));
+      } else {
+        results.push_back(like(query, {query.size(0), inputs[4].toInt(), query.size(1), key.size(1)}));
+      }
+      return results;
+    }
+    if (kind == "aten::_transformer_encoder_layer_fwd" && !inputs.empty() && inputs[0].isTensor()) {
+      const at::Tensor& source = inputs[0].toTensor();
+      return std::vector<c10::IValue>{like(source, source.sizes())};
+    }
+    return std::nullopt;
   }
 
   // Outputs of `node` as meta tensors sized by its TorchScript shape function, when it has

@@ -20,6 +20,10 @@ Files:
   cuda_saved.pt           control_flow.pt with its storages relabelled as saved on cuda:0
   dict_output.pt          scripted: returns a dict filled item by item
   lstm.pt                 scripted: 2-layer LSTM (weights reach the graph as a folded list)
+  attention.pt            traced under no_grad: nn.MultiheadAttention fast path
+                          (aten::_native_multi_head_attention), returns (output, weights)
+  encoder.pt              traced under no_grad: 2-layer nn.TransformerEncoder fast path
+                          (aten::_transformer_encoder_layer_fwd)
   mobile.pt / mobile.ptl  optimize_for_mobile(conv, relu, conv_transpose, linear): XNNPACK op
                           contexts; .ptl saved for the lite interpreter
 """
@@ -92,6 +96,15 @@ class Lstm(nn.Module):
         return y
 
 
+class Attention(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.mha = nn.MultiheadAttention(16, 2, batch_first=True)
+
+    def forward(self, x):
+        return self.mha(x, x, x)
+
+
 class MutatesAttribute(nn.Module):
     def __init__(self):
         super().__init__()
@@ -135,6 +148,10 @@ def write_all(out: str) -> None:
     tokens = Tokens().eval()
     with torch.no_grad():
         torch.jit.trace(tokens, torch.zeros(2, 6, dtype=torch.long)).save(os.path.join(out, "tokens.pt"))
+    with torch.no_grad():
+        torch.jit.trace(Attention().eval(), torch.randn(2, 5, 16)).save(os.path.join(out, "attention.pt"))
+        encoder = nn.TransformerEncoder(nn.TransformerEncoderLayer(16, 2, 32, batch_first=True), 2).eval()
+        torch.jit.trace(encoder, torch.randn(2, 5, 16)).save(os.path.join(out, "encoder.pt"))
     torch.jit.script(DictOutput()).save(os.path.join(out, "dict_output.pt"))
     torch.jit.script(Lstm().eval()).save(os.path.join(out, "lstm.pt"))
     torch.jit.script(MutatesAttribute()).save(os.path.join(out, "mutates_attribute.pt"))

@@ -339,6 +339,27 @@ TEST(TorchScriptImport, ParametersInsideFoldedListsKeepTheirNames) {
   EXPECT_EQ(weights->input(0)->producer()->tensorAttr("value")->storage()->kind(), Storage::Kind::Borrowed);
 }
 
+// PyTorch's fused inference fast paths: shapes by rule, no attention computed on CPU.
+TEST(TorchScriptImport, FusedMultiHeadAttention) {
+  auto run = importFixture("attention.pt", "  inputs:\n    x: {shape: [batch, seq, 16]}\n");
+  ASSERT_TRUE(run->graph.hasValue()) << run->graph.status().message();
+  EXPECT_EQ(nodesOfKind(run->g(), "aten::_native_multi_head_attention").size(), 1u);
+  EXPECT_EQ(names(run->g().outputs()), (std::vector<std::string>{"output.0", "output.1"}));
+  EXPECT_EQ(run->g().outputs()[0]->type().toString(), "f32[batch,seq,16]");
+  EXPECT_EQ(run->g().outputs()[1]->type().toString(), "f32[batch,seq,seq]");
+  EXPECT_FALSE(run->diagnostics.mentions("ran on CPU")) << run->diagnostics.dump();
+}
+
+TEST(TorchScriptImport, FusedTransformerEncoderLayers) {
+  auto run = importFixture("encoder.pt", "  inputs:\n    src: {shape: [batch, seq, 16]}\n");
+  ASSERT_TRUE(run->graph.hasValue()) << run->graph.status().message();
+  auto layers = nodesOfKind(run->g(), "aten::_transformer_encoder_layer_fwd");
+  ASSERT_EQ(layers.size(), 2u);
+  EXPECT_EQ(layers[1]->provenance().modulePath, "layers.1");
+  EXPECT_EQ(run->g().outputs()[0]->type().toString(), "f32[batch,seq,16]");
+  EXPECT_FALSE(run->diagnostics.mentions("ran on CPU")) << run->diagnostics.dump();
+}
+
 TEST(TorchScriptImport, TwoSymbolsOnIntegerTokens) {
   auto run = importFixture("tokens.pt", "  inputs:\n    tokens: {shape: [batch, seq], dtype: int64}\n");
   ASSERT_TRUE(run->graph.hasValue()) << run->graph.status().message();
