@@ -399,11 +399,66 @@ Expected<size_t> simplifyOnce(Graph& graph) {
   return changed;
 }
 
+// Lists built and appended to in straight-line code (scripted DenseNet: `features =
+// [x]; features.append(new)`), read by cat / len / ...: each reader gets a ListConstruct
+// of the elements at that point, and the appends disappear. Only when every use is in the
+// list's own graph and the appends' results are unused.
+Expected<size_t> functionalizeListAppends(Graph& graph) {
+  size_t changed = 0;
+  std::unordered_map<const Node*, size_t> position;
+  size_t index = 0;
+  for (Node* node : graph.nodes()) position[node] = index++;
+  for (Node* node : graph.nodeSnapshot()) {
+    for (const auto& [name, attribute] : node->attributes())
+      if (const auto* g = std::get_if<GraphPtr>(&attribute); g != nullptr && *g != nullptr) {
+        TP_ASSIGN_OR_RETURN(size_t inner, functionalizeListAppends(**g));
+        changed += inner;
+      }
+    if (node->kind() != "prim::ListConstruct" || node->output()->isGraphOutput()) continue;
+    Value* list = node->output();
+    std::vector<Use> uses = list->uses();
+    bool appends = false, eligible = true;
+    for (const Use& use : uses) {
+      if (use.user->owningGraph() != &graph) eligible = false;
+      if (use.user->kind() == "aten::append") {
+        appends = true;
+        if (use.inputIndex != 0 || use.user->output()->hasUses() || use.user->output()->isGraphOutput()) eligible = false;
+      } else if (use.user->opName().size() > 1 && use.user->opName().back() == '_' &&
+                 use.user->opName().substr(0, 2) != "__") {
+        eligible = false;  // another in-place op on the list
+      } else if (use.user->kind() == "aten::insert" || use.user->kind() == "aten::pop" ||
+                 use.user->kind() == "aten::extend" || use.user->kind() == "aten::_set_item" ||
+                 use.user->kind() == "aten::clear" || use.user->kind() == "prim::Loop" || use.user->kind() == "prim::If") {
+        eligible = false;
+      }
+    }
+    if (!appends || !eligible) continue;
+    std::sort(uses.begin(), uses.end(), [&](const Use& a, const Use& b) { return position[a.user] < position[b.user]; });
+    std::vector<Value*> elements(node->inputs().begin(), node->inputs().end());
+    for (const Use& use : uses) {
+      Node* user = use.user;
+      if (user->kind() == "aten::append") {
+        elements.push_back(user->input(1));
+        TP_RETURN_IF_ERROR(graph.eraseNode(user));
+        continue;
+      }
+      Node* snapshot = graph.insertNodeBefore(user, "prim::ListConstruct", elements, 1);
+      snapshot->output()->setType(list->type());
+      snapshot->setProvenance(node->provenance());
+      user->setInput(use.inputIndex, snapshot->output());
+    }
+    ++changed;
+  }
+  return changed;
+}
+
 }  // namespace
 
 Expected<size_t> simplifyStaticScripting(Graph& graph) {
   size_t total = 0;
   for (int round = 0; round < 64; ++round) {
+    TP_ASSIGN_OR_RETURN(size_t appends, functionalizeListAppends(graph));
+    total += appends;
     TP_ASSIGN_OR_RETURN(size_t changed, simplifyOnce(graph));
     if (changed == 0) break;
     total += changed;

@@ -748,10 +748,9 @@ Result arithmetic(const Node& node, std::span<const Tensor> inputs, Arith op) {
       case Arith::Mul: out[i] = static_cast<int64_t>(ua * ub); break;
       case Arith::Div:
       case Arith::Mod:
-        if (b[i] == 0) return unsupported(node, "integer division by zero");
-        if (a[i] == std::numeric_limits<int64_t>::min() && b[i] == -1) {
-          return unsupported(node, "integer division overflows");
-        }
+        // Undefined behaviour at run time as well: the node is invalid, not just unfoldable.
+        if (b[i] == 0) return invalid(node, "integer division by zero");
+        if (a[i] == std::numeric_limits<int64_t>::min() && b[i] == -1) return invalid(node, "integer division overflows");
         if (op == Arith::Div) {
           out[i] = a[i] / b[i];  // truncates towards zero, as ONNX Runtime
         } else {

@@ -28,20 +28,25 @@
 //     f64), int/float lists (-> 1-D i64 / f64) and none (-> an absent Tensor, dtype
 //     undefined). String constants and elided tensors (data not loaded) do not fold;
 //   - special case: onnx::Shape / onnx::Size fold from the input's TYPE when the input is not
-//     a constant, if the dims they read (Shape's start/end range) are all known sizes.
+//     a constant, if the dims they read (Shape's start/end range) are all known sizes;
+//   - partially known shapes: Shape of f32[batch,3,224,224] is [?,3,224,224]; the built-in
+//     Gather, Slice, Concat, (Un)Squeeze, Reshape and Identity carry such vectors along (they
+//     only move elements) and fold as soon as their result holds known dims only, e.g.
+//     Gather(Shape(x), 1) = 3. Arithmetic never sees the unknown dims.
 // The results become constants inserted before the node; they take over the node's output
 // names (graph outputs keep theirs) and the node is erased. Its now-unused constant inputs
 // are left for eliminate-dead-code. Outputs whose type is int / float / bool / list<int> /
 // list<float> become scalar constants (one element) or lists (rank <= 1).
 //
-// Safety:
+// Option max_elements (default 2^20). Safety:
 //   - a folded result larger than `max_elements` elements is refused when it is also larger
 //     than every constant input of the node (so Expand / Tile / ConstantOfShape of a small
 //     constant do not bloat the file, while Transpose / Cast / Reshape of a large weight,
 //     which do not grow the data, still fold);
 //   - a result whose dtype or known dims disagree with the declared output type is refused
 //     with a warning (a kernel bug or a wrong type annotation: either way, not ours to pick);
-//   - kernel refusals (unsupported dtype, invalid input) are notes, never errors: the node
+//   - kernel refusals are never errors: an unsupported dtype or attribute is a debug note,
+//     an invalid node (Gather index out of range, division by zero...) a warning; the node
 //     stays and runs at inference time, where a genuinely invalid node still fails.
 // One forward walk folds whole chains: a folded node's users see constants when visited.
 // Linear in the number of nodes plus the size of the folded data.
@@ -49,6 +54,7 @@
 #include <limits>
 #include <string>
 #include <tuple>
+#include <unordered_map>
 #include <vector>
 
 #include "../kernels/onnx_shape_kernels.h"
@@ -59,6 +65,27 @@ namespace torchport {
 namespace {
 
 constexpr int64_t kDefaultMaxElements = int64_t{1} << 20;
+
+// Marks a dim that only run time knows in a partially known shape vector. Real dims are
+// never negative; a constant INT64_MIN moved along with them only makes folding give up.
+constexpr int64_t kUnknownDim = std::numeric_limits<int64_t>::min();
+constexpr int64_t kMaxPartialElements = 64;  // shape vectors, not data
+
+bool hasUnknownDim(const Tensor& t) {
+  if (t.dtype() != DType::I64) return false;
+  for (int64_t v : t.data<int64_t>()) {
+    if (v == kUnknownDim) return true;
+  }
+  return false;
+}
+
+// Built-in kernels that only move the elements of input `index` (never compute with them), so
+// an unknown-dim marker there either reaches the result unchanged or is dropped.
+bool movesShapeElements(std::string_view kind, size_t index) {
+  if (kind == "onnx::Concat") return true;
+  return index == 0 && (kind == "onnx::Gather" || kind == "onnx::Slice" || kind == "onnx::Squeeze" ||
+                        kind == "onnx::Unsqueeze" || kind == "onnx::Identity" || kind == "onnx::Reshape");
+}
 
 bool hasGraphAttribute(const Node& node) {
   for (const auto& [name, attribute] : node.attributes()) {
@@ -191,7 +218,9 @@ class ConstantFolder {
                                " is declared as " + node.output()->type().toString());
           return Status::ok();
         }
-        return replace(graph, node, {std::move(*result)});
+        if (!hasUnknownDim(*result)) return replace(graph, node, {std::move(*result)});
+        partial_[node.output()] = std::move(*result);
+        return Status::ok();
       }
     }
     const KernelEntry* kernel = context_.registry().findKernel(node.kind());
@@ -200,8 +229,16 @@ class ConstantFolder {
     std::vector<Tensor> inputs;
     inputs.reserve(node.numInputs());
     int64_t largestInput = 0;
-    for (const Value* value : node.inputs()) {
-      std::optional<Tensor> tensor = constantAsTensor(value);
+    bool readsPartial = false;
+    for (size_t i = 0; i < node.numInputs(); ++i) {
+      std::optional<Tensor> tensor = constantAsTensor(node.input(i));
+      if (!tensor && kernel->plugin == "core" && movesShapeElements(node.kind(), i)) {
+        auto partial = partial_.find(node.input(i));
+        if (partial != partial_.end()) {
+          tensor = partial->second;
+          readsPartial = true;
+        }
+      }
       if (!tensor) return Status::ok();  // not all inputs are constants with data
       largestInput = std::max(largestInput, tensor->dtype() == DType::Undefined ? 0 : tensor->numel());
       inputs.push_back(std::move(*tensor));
@@ -220,6 +257,15 @@ class ConstantFolder {
     }
 
     Expected<std::vector<Tensor>> results = kernel->evaluate(node, inputs);
+    if (readsPartial) {
+      // Still unknown dims in the result: remember it for the next data-movement op.
+      if (!results.hasValue() || results->size() != 1) return Status::ok();
+      const Tensor& result = results->front();
+      if (hasUnknownDim(result)) {
+        if (result.numel() <= kMaxPartialElements) partial_[node.output()] = result;
+        return Status::ok();
+      }
+    }
     if (!results.hasValue()) {
       const Status& status = results.status();
       if (status.kind() == ErrorKind::Unsupported) {
@@ -264,7 +310,8 @@ class ConstantFolder {
 
   bool tooLarge(int64_t count, int64_t largestInput) const { return count > maxElements_ && count > largestInput; }
 
-  // onnx::Shape / onnx::Size of a non-constant input whose type knows the dims read.
+  // onnx::Shape / onnx::Size of a non-constant input with a known rank. Shape marks the dims
+  // its type does not know with kUnknownDim; Size needs them all.
   static std::optional<Tensor> shapeFromType(const Node& node) {
     if (node.numInputs() != 1 || node.numOutputs() != 1) return std::nullopt;
     const Value* input = node.input(0);
@@ -281,8 +328,8 @@ class ConstantFolder {
     std::vector<int64_t> sizes;
     for (int64_t i = start; i < end; ++i) {
       const Dim& dim = dims[static_cast<size_t>(i)];
-      if (!dim.isKnown()) return std::nullopt;
-      sizes.push_back(dim.size());
+      if (!dim.isKnown() && node.kind() == "onnx::Size") return std::nullopt;
+      sizes.push_back(dim.isKnown() ? dim.size() : kUnknownDim);
     }
     if (node.kind() == "onnx::Shape") {
       return Tensor::fromVector<int64_t>(DType::I64, {static_cast<int64_t>(sizes.size())}, sizes);
@@ -326,6 +373,10 @@ class ConstantFolder {
   PassContext& context_;
   int64_t maxElements_;
   size_t folded_ = 0;
+  // Shape vectors with unknown dims (kUnknownDim), by value: what Shape of a partly known
+  // type and data-movement ops on it computed. Never folded themselves, but a Gather or
+  // Slice that picks only known dims out of them is.
+  std::unordered_map<const Value*, Tensor> partial_;
 };
 
 }  // namespace
@@ -339,7 +390,8 @@ PassInfo foldConstantsInfo() {
       "the kernel registered for its kind (core: ONNX Shape, Size, Gather, Concat, (Un)Squeeze, Slice, Cast, "
       "Reshape, Transpose, Expand, Tile, ConstantOfShape, Range, Where, Add/Sub/Mul/Div/Mod, Neg, comparisons, "
       "Not/And/Or; plugins add more, e.g. aten ops). onnx::Shape and onnx::Size also fold when their input is not "
-      "a constant but its type knows the dims they read. Works inside If/Loop bodies. The folded node's constant "
+      "a constant but its type knows the dims they read; Gather/Slice/Concat/(Un)Squeeze/Reshape/Identity of a "
+      "partly known shape (batch, 3, 224, 224) fold when they pick known dims only. Works inside If/Loop bodies. The folded node's constant "
       "inputs are left for eliminate-dead-code.\n"
       "Before:\n"
       "  %s: i64[3] = onnx::Shape(%x)            # %x: f32[2,3,4]\n"

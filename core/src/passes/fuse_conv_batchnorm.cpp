@@ -139,7 +139,7 @@ class ConvBatchnormFusion {
     int64_t channels = weight->shape()[0];  // M for Conv
     if (transposed) {
       if (weight->shape()[0] % group != 0) return skip(bn, "the ConvTranspose weight does not split into groups");
-      channels = weight->shape()[1] * group;
+      if (__builtin_mul_overflow(weight->shape()[1], group, &channels)) return skip(bn, "the conv has a bad group");
     }
 
     const Tensor* bias = nullptr;

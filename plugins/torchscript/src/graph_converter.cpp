@@ -81,33 +81,32 @@ Type typeFromJit(const c10::TypePtr& type) {
 // ---------------------------------------------------------------------------------------
 namespace {
 
-std::string modulePathOf(const jit::Node* node) {
-  std::string path;
+bool isSameInstance(const std::string& name) { return name.empty() || name == "SELF" || name == "self"; }
+
+std::string modulePathOf(const jit::Node* node, const ModulePaths* paths) {
   if (auto callstack = node->callstack()) {
+    if (paths != nullptr) return paths->pathOf(*callstack);
     // One entry per inlined call, outermost first; calls between methods of the same
-    // module instance and plain functions carry no (new) instance name.
+    // instance ("SELF") and plain functions carry no new instance name.
+    std::string path;
     for (const auto& entry : (*callstack)->vec()) {
       const auto& instance = std::get<2>(entry);
-      if (!instance) continue;
-      std::string name = instance->instance_name();
-      // Calls to methods of the same instance are recorded as "SELF".
-      if (name.empty() || name == "SELF" || name == "self") continue;
-      if (!path.empty()) path += '.';
-      path += name;
+      if (!instance || isSameInstance(instance->instance_name())) continue;
+      path += (path.empty() ? "" : ".") + instance->instance_name();
     }
     return path;
   }
   // Graphs traced in this process carry tracer scopes instead: "__module.layer1.0.conv1".
   // (Node::scope() is not const-qualified although it only reads.)
-  const jit::ScopePtr scope_ = const_cast<jit::Node*>(node)->scope();
-  if (scope_ != nullptr && !scope_->isBlank()) {
-    std::string scope = scope_->namesFromRoot();
-    if (size_t slash = scope.rfind('/'); slash != std::string::npos) scope = scope.substr(slash + 1);
+  const jit::ScopePtr scope = const_cast<jit::Node*>(node)->scope();
+  if (scope != nullptr && !scope->isBlank()) {
+    std::string name = scope->namesFromRoot();
+    if (size_t slash = name.rfind('/'); slash != std::string::npos) name = name.substr(slash + 1);
     constexpr std::string_view kPrefix = "__module.";
-    if (scope.starts_with(kPrefix)) scope = scope.substr(kPrefix.size());
-    return scope;
+    if (name.starts_with(kPrefix)) name = name.substr(kPrefix.size());
+    return name;
   }
-  return path;
+  return {};
 }
 
 std::string sourceRangeOf(const jit::Node* node) {
@@ -122,10 +121,54 @@ std::string sourceRangeOf(const jit::Node* node) {
 
 }  // namespace
 
-Provenance provenanceOf(const jit::Node* node) { return Provenance{modulePathOf(node), sourceRangeOf(node)}; }
+ModulePaths::ModulePaths(std::initializer_list<const jit::Module*> roots) {
+  for (const jit::Module* root : roots) {
+    for (const auto& child : root->named_modules()) {
+      if (child.name.empty()) continue;  // the root itself
+      const size_t dot = child.name.rfind('.');
+      submodules_.push_back(
+          {child.name, dot == std::string::npos ? child.name : child.name.substr(dot + 1), child.value.type()});
+    }
+  }
+}
 
-std::string describeJitNode(const jit::Node* node) {
-  Provenance provenance = provenanceOf(node);
+std::string ModulePaths::pathOf(const jit::InlinedCallStackPtr& callstack) const {
+  auto cached = cache_.find(callstack.get());
+  if (cached != cache_.end()) return cached->second;
+  std::string path;
+  for (const auto& entry : callstack->vec()) {
+    const auto& instance = std::get<2>(entry);
+    if (!instance || isSameInstance(instance->instance_name())) continue;
+    const std::string& name = instance->instance_name();
+    // The nearest submodule below `path` with this attribute name and class type.
+    const std::string prefix = path.empty() ? std::string() : path + ".";
+    const Submodule* best = nullptr;
+    size_t bestDepth = 0;
+    bool ambiguous = false;
+    for (const Submodule& submodule : submodules_) {
+      if (submodule.name != name || submodule.type != instance->class_type() || !submodule.path.starts_with(prefix)) continue;
+      const size_t depth = static_cast<size_t>(std::count(submodule.path.begin() + static_cast<std::ptrdiff_t>(prefix.size()),
+                                                          submodule.path.end(), '.'));
+      if (best == nullptr || depth < bestDepth) {
+        best = &submodule;
+        bestDepth = depth;
+        ambiguous = false;
+      } else if (depth == bestDepth && submodule.path != best->path) {
+        ambiguous = true;
+      }
+    }
+    path = best != nullptr && !ambiguous ? best->path : prefix + name;
+  }
+  cache_.emplace(callstack.get(), path);
+  return path;
+}
+
+Provenance provenanceOf(const jit::Node* node, const ModulePaths* paths) {
+  return Provenance{modulePathOf(node, paths), sourceRangeOf(node)};
+}
+
+std::string describeJitNode(const jit::Node* node, const ModulePaths* paths) {
+  Provenance provenance = provenanceOf(node, paths);
   std::string text = node->kind().toQualString();
   if (!provenance.modulePath.empty()) text += " at " + provenance.modulePath;
   if (!provenance.sourceRange.empty()) text += " (" + provenance.sourceRange + ")";
@@ -214,8 +257,10 @@ class Converter {
   }
 
   void unsupported(const jit::Node* node, const std::string& why) {
-    problems_.push_back(describeJitNode(node) + ": " + why);
+    problems_.push_back(describeJitNode(node, prepared_.modulePaths.get()) + ": " + why);
   }
+
+  Provenance provenance(const jit::Node* node) const { return provenanceOf(node, prepared_.modulePaths.get()); }
 
   Type typeOf(const jit::Value* value) const {
     auto it = inferred_.find(value);
@@ -271,14 +316,15 @@ class Converter {
     for (const jit::Value* input : node->inputs()) {
       Value* mapped = lookup(input);
       if (mapped == nullptr) {
-        fatal_ = Status::internal("torchscript importer: input %" + input->debugName() + " of " + describeJitNode(node) +
+        fatal_ = Status::internal("torchscript importer: input %" + input->debugName() + " of " +
+                                  describeJitNode(node, prepared_.modulePaths.get()) +
                                   " was not converted before its use");
         return;
       }
       inputs.push_back(mapped);
     }
     Node* converted = target.appendNode(kind.toQualString(), inputs, 0);
-    converted->setProvenance(provenanceOf(node));
+    converted->setProvenance(provenance(node));
     for (const jit::Value* output : node->outputs()) addOutput(converted, output, typeOf(output));
     if (const c10::FunctionSchema* schema = node->maybeSchema()) {
       std::ostringstream text;
@@ -374,7 +420,7 @@ class Converter {
 
   Node* newConstant(Graph& target, const jit::Node* origin) {
     Node* constant = target.appendNode(kConstKind, {}, 0);
-    if (origin != nullptr) constant->setProvenance(provenanceOf(origin));
+    if (origin != nullptr) constant->setProvenance(provenance(origin));
     return constant;
   }
 
@@ -468,7 +514,7 @@ class Converter {
         }
       }
       Node* construct = target.appendNode(value.isList() ? "prim::ListConstruct" : "prim::TupleConstruct", elements, 0);
-      if (origin != nullptr) construct->setProvenance(provenanceOf(origin));
+      if (origin != nullptr) construct->setProvenance(provenance(origin));
       Type constructType = typeFromJit(type);
       if (value.isTuple()) {
         std::vector<Type> elementTypes;
@@ -478,10 +524,16 @@ class Converter {
       return construct->addOutput(std::move(constructType), freshName(target, hint));
     }
     if (value.isObject()) {
-      unsupported(origin, "a constant object of class " + value.type()->repr_str() +
-                              " (custom classes and op contexts such as XNNPACK's prepacked weights or quantized "
-                              "packed params are not supported; export the model before optimize_for_mobile / "
-                              "quantization)");
+      // Name the op that takes the object: the constant itself has no useful provenance.
+      auto named = value.type()->cast<c10::NamedType>();
+      const std::string className = named && named->name() ? named->name()->qualifiedName() : value.type()->repr_str();
+      const jit::Node* user = origin;
+      if (origin != nullptr && origin->outputs().size() == 1 && !origin->output()->uses().empty()) {
+        user = origin->output()->uses().front().user;
+      }
+      unsupported(user, "takes a constant object of class " + className +
+                            "; custom-class objects (quantized packed params, user classes) cannot be imported. "
+                            "Export the float model before quantization, or replace the object by tensors");
       return nullptr;
     }
     unsupported(origin, "a constant of type " + value.tagKind() + " (" + type->repr_str() + ")");

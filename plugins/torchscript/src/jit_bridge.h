@@ -22,6 +22,29 @@ namespace torchport::torchscript {
 // torchport types of JIT values, as learnt by shape inference.
 using JitTypeMap = std::unordered_map<const torch::jit::Value*, Type>;
 
+// Full module paths of inlined calls. The inliner records, per call, only the attribute
+// the callee was read from ("1" for self.layers[1].forward(): ModuleList has no forward of
+// its own, so "layers" is no call frame) and its class type; this walks the module tree
+// to find the submodule with that name and type below the caller's path.
+class ModulePaths {
+ public:
+  ModulePaths() = default;
+  // Indexes every submodule of `roots` (the frozen module and the one it was cloned from:
+  // call stacks refer to the class types of whichever was inlined).
+  explicit ModulePaths(std::initializer_list<const torch::jit::Module*> roots);
+  // "layers.1.self_attn" for a node's inlined call stack; "" at the top level.
+  std::string pathOf(const torch::jit::InlinedCallStackPtr& callstack) const;
+
+ private:
+  struct Submodule {
+    std::string path;
+    std::string name;  // last component
+    c10::ClassTypePtr type;
+  };
+  std::vector<Submodule> submodules_;
+  mutable std::unordered_map<const torch::jit::InlinedCallStack*, std::string> cache_;
+};
+
 // Parameters and buffers of the loaded module, by data pointer: constants that share a
 // parameter's memory (freezing folded a list attribute such as an LSTM's _flat_weights)
 // get its name. Views share the pointer too, hence sizes and dtype must match as well.
@@ -56,6 +79,7 @@ struct PreparedGraph {
   // For tensors inside list/tuple constants, which have no Value of their own.
   ParametersByData parametersByData;
   std::string fileName;  // for messages
+  std::shared_ptr<const ModulePaths> modulePaths;
 };
 
 // ---- types (graph_converter.cpp) ----
@@ -65,10 +89,11 @@ Type typeFromJit(const c10::TypePtr& type);
 
 // ---- provenance (graph_converter.cpp) ----
 // Module path from the inlined call stack (or the tracer's scope) and "file:line" of the
-// Python source the node came from, when recorded.
-Provenance provenanceOf(const torch::jit::Node* node);
+// Python source the node came from, when recorded. Without `paths`, call frames are
+// joined by their attribute names.
+Provenance provenanceOf(const torch::jit::Node* node, const ModulePaths* paths = nullptr);
 // "aten::foo at layer1.0 (model.py:3)" for error messages about JIT nodes.
-std::string describeJitNode(const torch::jit::Node* node);
+std::string describeJitNode(const torch::jit::Node* node, const ModulePaths* paths = nullptr);
 
 // ---- shape inference (shape_inference.cpp) ----
 // Runs `graph` twice on shape-only tensors built from `inputs` (one declaration per graph
@@ -78,7 +103,7 @@ std::string describeJitNode(const torch::jit::Node* node);
 // untaken branch) are absent. Failure to run is not an error: the returned map is empty
 // and the reason is logged.
 JitTypeMap inferTypesByExecution(torch::jit::Graph& graph, const std::vector<InputDeclaration>& inputs,
-                                 Diagnostics& diagnostics);
+                                 Diagnostics& diagnostics, const ModulePaths* paths = nullptr);
 
 // ---- conversion (graph_converter.cpp) ----
 // Builds the torchport graph. Values without an entry in `inferred` take their JIT type.

@@ -152,7 +152,7 @@ at::Tensor shrink(const at::Tensor& tensor) {
 
 class MetaInterpreter {
  public:
-  explicit MetaInterpreter(Observations& observations) : observations_(observations) {}
+  MetaInterpreter(Observations& observations, const ModulePaths* paths) : observations_(observations), paths_(paths) {}
 
   void run(jit::Graph& graph, const std::vector<c10::IValue>& inputs) {
     for (size_t i = 0; i < inputs.size(); ++i) bind(graph.inputs()[i], inputs[i]);
@@ -250,7 +250,7 @@ class MetaInterpreter {
 
   // Container and cast nodes are interpreter instructions, not operators (getOperation
   // fails on them); their (hidden) LibTorch helpers are re-done here.
-  static std::optional<std::vector<c10::IValue>> executeInstruction(jit::Node* node, std::vector<c10::IValue>& inputs) {
+  std::optional<std::vector<c10::IValue>> executeInstruction(jit::Node* node, std::vector<c10::IValue>& inputs) {
     const c10::Symbol kind = node->kind();
     if (kind == c10::prim::ListConstruct) {
       const auto listType = node->output()->type()->expect<c10::ListType>();
@@ -309,7 +309,7 @@ class MetaInterpreter {
     try {
       if (auto results = executeInstruction(node, inputs)) return *std::move(results);
     } catch (const std::exception& error) {
-      throw ShapeRunError(describeJitNode(node) + ": " + firstLineOf(error));
+      throw ShapeRunError(describeJitNode(node, paths_) + ": " + firstLineOf(error));
     }
     const c10::FunctionSchema* schema = node->maybeSchema();
     const bool hasMeta = std::any_of(inputs.begin(), inputs.end(), [](const c10::IValue& v) {
@@ -354,7 +354,7 @@ class MetaInterpreter {
     try {
       return invoke(node, cpuInputs);
     } catch (const std::exception& error) {
-      throw ShapeRunError(describeJitNode(node) + ": " + firstLineOf(error));
+      throw ShapeRunError(describeJitNode(node, paths_) + ": " + firstLineOf(error));
     }
   }
 
@@ -451,6 +451,7 @@ class MetaInterpreter {
   }
 
   Observations& observations_;
+  const ModulePaths* paths_;
   std::unordered_map<const jit::Value*, c10::IValue> env_;
   size_t executed_ = 0;
   std::set<const c10::FunctionSchema*> noMetaKernel_;  // ops whose meta call failed
@@ -575,7 +576,7 @@ JitTypeMap mergeRuns(const Observations& runA, const Observations* runB, const S
 }  // namespace
 
 JitTypeMap inferTypesByExecution(jit::Graph& graph, const std::vector<InputDeclaration>& inputs,
-                                 Diagnostics& diagnostics) {
+                                 Diagnostics& diagnostics, const ModulePaths* paths) {
   // Symbols in order of first appearance, then one anonymous entry per '?' dim.
   std::vector<std::string> symbols;
   size_t anonymous = 0;
@@ -606,7 +607,7 @@ JitTypeMap inferTypesByExecution(jit::Graph& graph, const std::vector<InputDecla
     try {
       c10::NoGradGuard noGrad;
       Observations runA;
-      MetaInterpreter interpreterA(runA);
+      MetaInterpreter interpreterA(runA, paths);
       interpreterA.run(graph, *inputsA);
       if (const std::string cpu = interpreterA.cpuFallbackSummary(); !cpu.empty()) {
         diagnostics.debug("torchscript: shape inference ran on CPU (no meta kernel): " + cpu);
@@ -614,7 +615,7 @@ JitTypeMap inferTypesByExecution(jit::Graph& graph, const std::vector<InputDecla
       if (!symbolic) return mergeRuns(runA, nullptr, substitution);
       Observations runB;
       auto inputsB = makeInputs(graph, inputs, substitution, false, reason);
-      MetaInterpreter(runB).run(graph, *inputsB);
+      MetaInterpreter(runB, paths).run(graph, *inputsB);
       return mergeRuns(runA, &runB, substitution);
     } catch (const std::exception& error) {
       failure = firstLineOf(error);

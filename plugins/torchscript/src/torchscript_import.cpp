@@ -1,6 +1,7 @@
 // The TorchScript importer: load, freeze, clean up, flatten the interface, infer shapes,
 // convert. See torchscript_importer.h for the contract and README.md for the choices.
 #include <caffe2/serialize/inline_container.h>
+#include <torch/csrc/jit/ir/constants.h>
 #include <torch/csrc/jit/passes/constant_propagation.h>
 #include <torch/csrc/jit/passes/dead_code_elimination.h>
 #include <torch/csrc/jit/passes/freeze_module.h>
@@ -490,6 +491,16 @@ ParameterPaths resolveParameters(jit::Graph& graph, const jit::Module& frozen) {
       read->output()->replaceAllUsesWith(graph.insertConstant(c10::IValue()));
       continue;
     }
+    // Custom-class objects kept as attributes (quantized packed params...) become object
+    // constants, as freezing makes them; the converter says which it cannot handle.
+    if (value.isObject() && !value.toObject()->type()->is_module()) {
+      jit::WithInsertPoint insertPoint(read);
+      // Constants may only hold objects by a weak reference to their compilation unit
+      // (else the unit and the graph would keep each other alive); freezing does the same.
+      const c10::IValue weak(value.toObject()->copy_to_weak_compilation_ref());
+      if (auto constant = jit::tryInsertConstant(graph, weak)) read->output()->replaceAllUsesWith(*constant);
+      continue;
+    }
     if (!value.isTensor()) continue;
     jit::Value*& constant = constants[dotted];
     if (constant == nullptr) {
@@ -596,22 +607,60 @@ Status applyInputDeclarations(const jit::Graph& graph, const ImportSettings& set
   return Status::ok();
 }
 
-Status checkSelfIsGone(jit::Graph& graph, const std::string& file) {
+// Dotted attribute path of a GetAttr chain starting at `self`, or "" when it does not.
+std::string attributePath(jit::Node* read, const jit::Value* self) {
+  std::vector<std::string> names;
+  jit::Value* object = read->output();
+  jit::Node* cursor = read;
+  while (cursor->kind() == c10::prim::GetAttr) {
+    names.push_back(cursor->s(c10::attr::name));
+    object = cursor->input();
+    cursor = object->node();
+  }
+  if (object != self) return {};
+  std::string path;
+  for (auto it = names.rbegin(); it != names.rend(); ++it) path += (path.empty() ? "" : ".") + *it;
+  return path;
+}
+
+Status checkSelfIsGone(jit::Graph& graph, const std::string& file, const ModulePaths& paths) {
   jit::Value* self = graph.inputs()[0];
   if (self->uses().empty()) {
     graph.eraseInput(0);
     return Status::ok();
   }
-  std::string message = file + ": the frozen graph still uses the module object:";
+  // Every attribute still read (by something else than another attribute read) or written.
   std::set<std::string> lines;
-  for (const jit::Use& use : self->uses()) {
-    std::string line = describeJitNode(use.user);
-    if (use.user->kind() == c10::prim::GetAttr) line += " reads attribute '" + use.user->s(c10::attr::name) + "'";
-    lines.insert(line);
+  std::vector<jit::Node*> reads, writes;
+  collectNodes(graph.block(), c10::prim::GetAttr, reads);
+  collectNodes(graph.block(), c10::prim::SetAttr, writes);
+  for (jit::Node* read : reads) {
+    const std::string path = attributePath(read, self);
+    if (path.empty()) continue;
+    for (const jit::Use& use : read->output()->uses()) {
+      if (use.user->kind() == c10::prim::GetAttr) continue;
+      if (use.user->kind() == c10::prim::SetAttr && use.offset == 0) continue;  // reported as a write
+      lines.insert("self." + path + " (" + read->output()->type()->repr_str() + ") is read by " +
+                   describeJitNode(use.user, &paths));
+    }
   }
+  for (jit::Node* write : writes) {
+    const std::string owner = write->input(0) == self ? std::string() : attributePath(write->input(0)->node(), self);
+    if (write->input(0) != self && owner.empty()) continue;
+    lines.insert("self." + (owner.empty() ? "" : owner + ".") + write->s(c10::attr::name) + " is assigned at " +
+                 describeJitNode(write, &paths));
+  }
+  for (const jit::Use& use : self->uses()) {
+    if (use.user->kind() != c10::prim::GetAttr && use.user->kind() != c10::prim::SetAttr) {
+      lines.insert("the module itself is used by " + describeJitNode(use.user, &paths));
+    }
+  }
+  std::string message = file + ": the module's state cannot be frozen into constants:";
   for (const std::string& line : lines) message += "\n  " + line;
-  return Status::unsupported(message + "\nattributes that forward mutates, and interface-typed submodules, cannot be frozen; "
-                             "compute such state locally or call the concrete submodule");
+  return Status::unsupported(message +
+                             "\nattributes that forward assigns, objects that are not tensors, and calls through "
+                             "interface-typed submodules stay tied to the module; compute such state locally in "
+                             "forward, or call the concrete submodule");
 }
 
 Expected<PreparedGraph> prepare(const jit::Module& frozen, const jit::Module& original, const ImportSettings& settings,
@@ -619,6 +668,7 @@ Expected<PreparedGraph> prepare(const jit::Module& frozen, const jit::Module& or
                                 std::vector<InputDeclaration>& declarations) {
   PreparedGraph prepared;
   prepared.fileName = file;
+  prepared.modulePaths = std::make_shared<const ModulePaths>(std::initializer_list<const jit::Module*>{&frozen, &original});
   // Work on a copy: the frozen module stays runnable for later steps.
   prepared.graph = frozen.get_method(settings.method).graph()->copy();
   std::shared_ptr<jit::Graph>& graph = prepared.graph;
@@ -637,7 +687,7 @@ Expected<PreparedGraph> prepare(const jit::Module& frozen, const jit::Module& or
   jit::ConstantPropagationImmutableTypes(graph);
   jit::LowerSimpleTuples(graph);
   jit::EliminateDeadCode(graph);
-  TP_RETURN_IF_ERROR(checkSelfIsGone(*graph, file));
+  TP_RETURN_IF_ERROR(checkSelfIsGone(*graph, file, *prepared.modulePaths));
   prepared.parametersByData = indexParameters(original);
   prepared.paramNames = nameConstants(*graph, prepared.parametersByData, paths);
   TP_RETURN_IF_ERROR(applyInputDeclarations(*graph, settings, file, prepared, declarations));
@@ -708,7 +758,9 @@ Expected<std::unique_ptr<Graph>> importTorchScript(const fs::path& path, PassCon
   if (!prepared) return prepared.status();
 
   JitTypeMap inferred;
-  if (settings.inferShapes) inferred = inferTypesByExecution(*prepared->graph, declarations, context.diag());
+  if (settings.inferShapes) {
+    inferred = inferTypesByExecution(*prepared->graph, declarations, context.diag(), prepared->modulePaths.get());
+  }
   // Graph inputs keep their declared types (symbols named as the user wrote them).
   for (const jit::Value* input : prepared->graph->inputs()) inferred.erase(input);
 

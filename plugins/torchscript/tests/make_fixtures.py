@@ -24,6 +24,7 @@ Files:
                           (aten::_native_multi_head_attention), returns (output, weights)
   encoder.pt              traced under no_grad: 2-layer nn.TransformerEncoder fast path
                           (aten::_transformer_encoder_layer_fwd)
+  quantized_dynamic.pt    quantize_dynamic(Linear, ReLU, Linear), scripted: packed-params objects
   mobile.pt / mobile.ptl  optimize_for_mobile(conv, relu, conv_transpose, linear): XNNPACK op
                           contexts; .ptl saved for the lite interpreter
 """
@@ -152,6 +153,9 @@ def write_all(out: str) -> None:
         torch.jit.trace(Attention().eval(), torch.randn(2, 5, 16)).save(os.path.join(out, "attention.pt"))
         encoder = nn.TransformerEncoder(nn.TransformerEncoderLayer(16, 2, 32, batch_first=True), 2).eval()
         torch.jit.trace(encoder, torch.randn(2, 5, 16)).save(os.path.join(out, "encoder.pt"))
+    quantized = torch.quantization.quantize_dynamic(
+        nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2)).eval(), {nn.Linear}, dtype=torch.qint8)
+    torch.jit.script(quantized).save(os.path.join(out, "quantized_dynamic.pt"))
     torch.jit.script(DictOutput()).save(os.path.join(out, "dict_output.pt"))
     torch.jit.script(Lstm().eval()).save(os.path.join(out, "lstm.pt"))
     torch.jit.script(MutatesAttribute()).save(os.path.join(out, "mutates_attribute.pt"))

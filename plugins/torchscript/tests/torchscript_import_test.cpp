@@ -474,8 +474,19 @@ TEST(TorchScriptImport, StateThatForwardMutatesIsUnsupported) {
   ASSERT_FALSE(run->graph.hasValue());
   const Status& status = run->graph.status();
   EXPECT_EQ(status.kind(), ErrorKind::Unsupported) << status.message();
-  EXPECT_NE(status.message().find("calls"), std::string::npos) << status.message();
+  EXPECT_NE(status.message().find("self.calls is assigned"), std::string::npos) << status.message();
   EXPECT_NE(status.message().find("mutates_attribute.pt"), std::string::npos) << status.message();
+}
+
+TEST(TorchScriptImport, CustomClassObjectsAreUnsupportedNamingTheOp) {
+  auto run = importFixture("quantized_dynamic.pt");
+  ASSERT_FALSE(run->graph.hasValue());
+  const Status& status = run->graph.status();
+  EXPECT_EQ(status.kind(), ErrorKind::Unsupported) << status.message();
+  // Both layers are listed, each with its module path.
+  EXPECT_NE(status.message().find("quantized::linear_dynamic at 0 ("), std::string::npos) << status.message();
+  EXPECT_NE(status.message().find("quantized::linear_dynamic at 2 ("), std::string::npos) << status.message();
+  EXPECT_NE(status.message().find("LinearPackedParamsBase"), std::string::npos) << status.message();
 }
 
 TEST(TorchScriptImport, InputCountMismatchNamesTheInputs) {
