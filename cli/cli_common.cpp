@@ -81,9 +81,8 @@ void printSummary(const RunReport& report) {
   std::vector<std::vector<std::string>> rows;
   rows.push_back({"input", displayPath(report.inputPath) + " (" + report.inputFormat + "): " +
                                std::to_string(report.nodesImported) + " nodes"});
-  rows.push_back({"pipeline", std::to_string(report.steps.size()) + " steps in " + formatSeconds(report.seconds) +
-                                  ": " + std::to_string(report.nodesImported) + " -> " +
-                                  std::to_string(report.nodesFinal) + " nodes"});
+  rows.push_back({"pipeline", "ran in " + formatSeconds(report.seconds) + ": " + std::to_string(report.nodesImported) +
+                                  " -> " + std::to_string(report.nodesFinal) + " nodes"});
   for (const RunOutput& output : report.outputs) {
     rows.push_back({output.written ? "wrote" : "not written",
                     displayPath(output.path) + " (" + output.step +

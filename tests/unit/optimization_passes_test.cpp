@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <ctime>
 #include <limits>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -309,6 +310,63 @@ TEST_F(OptimizationPassesTest, FoldedSymbolicShapeChainKeepsTheRuntimePart) {
   %y = const i64[2] dense<[3, 4]>
 }
 )");
+}
+
+// Random small inputs and attributes for every built-in kernel: no crash, no out-of-bounds
+// access (the sanitizer build checks), and every success returns complete tensors.
+TEST_F(OptimizationPassesTest, BuiltinKernelsSurviveRandomInputs) {
+  std::mt19937 rng(7);
+  auto pick = [&rng](int64_t low, int64_t high) { return std::uniform_int_distribution<int64_t>(low, high)(rng); };
+  const DType dtypes[] = {DType::I64, DType::I32, DType::F32, DType::Bool, DType::F16, DType::U8};
+  auto randomTensor = [&]() {
+    const DType dtype = dtypes[pick(0, 5)];
+    std::vector<int64_t> shape(static_cast<size_t>(pick(0, 3)));
+    for (int64_t& d : shape) d = pick(0, 3);
+    Tensor t = Tensor::zeros(dtype, shape);
+    std::vector<std::byte> bytes(t.nbytes());
+    for (std::byte& b : bytes) b = static_cast<std::byte>(pick(0, 3) == 0 ? 0xff : pick(0, 4));
+    if (dtype == DType::Bool) {
+      for (std::byte& b : bytes) b = static_cast<std::byte>(static_cast<int>(b) & 1);
+    }
+    return Tensor(dtype, shape, Storage::owned(std::move(bytes)));
+  };
+  size_t successes = 0;
+  for (const BuiltinKernel& kernel : onnxShapeKernels()) {
+    for (int iteration = 0; iteration < 300; ++iteration) {
+      Graph g;
+      Node* node = g.appendNode(kernel.opKind, {}, 1);
+      if (pick(0, 1)) node->setAttribute("axis", pick(-4, 4));
+      if (pick(0, 2) == 0) node->setAttribute("start", pick(-5, 5));
+      if (pick(0, 2) == 0) node->setAttribute("end", pick(-5, 5));
+      if (pick(0, 2) == 0) node->setAttribute("to", pick(0, 17));
+      if (pick(0, 2) == 0) node->setAttribute("fmod", pick(0, 1));
+      if (pick(0, 2) == 0) node->setAttribute("allowzero", pick(0, 1));
+      if (pick(0, 3) == 0) {
+        std::vector<int64_t> values(static_cast<size_t>(pick(0, 4)));
+        for (int64_t& v : values) v = pick(-4, 4);
+        node->setAttribute(pick(0, 1) ? "perm" : "axes", values);
+      }
+      if (pick(0, 3) == 0) node->setAttribute("value", randomTensor());
+      std::vector<Tensor> inputs(static_cast<size_t>(pick(0, 5)));
+      for (Tensor& input : inputs) {
+        if (pick(0, 6) != 0) input = randomTensor();  // else absent (none)
+      }
+      auto result = kernel.evaluate(*node, inputs);
+      if (!result.hasValue()) {
+        EXPECT_TRUE(result.status().kind() == ErrorKind::Input || result.status().kind() == ErrorKind::Unsupported)
+            << kernel.opKind << ": " << result.status().message();
+        EXPECT_NE(result.status().message().find(std::string(kernel.opKind)), std::string::npos)
+            << "errors name the node: " << result.status().message();
+        continue;
+      }
+      ++successes;
+      for (const Tensor& t : *result) {
+        ASSERT_TRUE(t.hasData()) << kernel.opKind;
+        ASSERT_GE(t.bytes().size(), t.nbytes()) << kernel.opKind;
+      }
+    }
+  }
+  EXPECT_GT(successes, 500u) << "the random inputs should often be valid";
 }
 
 // ---------------------------------------------------------------------------------------

@@ -315,6 +315,9 @@ class Converter {
     std::vector<Value*> inputs;
     for (const jit::Value* input : node->inputs()) {
       Value* mapped = lookup(input);
+      // An input made by an unsupported construct: skip the node and go on collecting
+      // problems (the import fails anyway).
+      if (mapped == nullptr && !problems_.empty()) return;
       if (mapped == nullptr) {
         fatal_ = Status::internal("torchscript importer: input %" + input->debugName() + " of " +
                                   describeJitNode(node, prepared_.modulePaths.get()) +
@@ -374,7 +377,8 @@ class Converter {
       const jit::Block* block = node->blocks()[b];
       GraphPtr branch = target.createSubgraph(kBranchNames[b]);
       convertBlock(block, *branch);
-      if (!fatal_.isOk() || !problems_.empty()) return;
+      if (!fatal_.isOk()) return;
+      if (!problems_.empty()) continue;  // keep collecting problems in the other branch
       for (const jit::Value* output : block->outputs()) branch->addOutput(lookup(output));
       converted->setAttribute(kBranchNames[b], branch);
     }
@@ -387,7 +391,7 @@ class Converter {
       values_[input] = body->addInput(typeOf(input), freshName(*body, hintFor(input)));
     }
     convertBlock(block, *body);
-    if (!fatal_.isOk() || !problems_.empty()) return;
+    if (!fatal_.isOk() || !problems_.empty()) return;  // the import fails anyway
     for (const jit::Value* output : block->outputs()) body->addOutput(lookup(output));
     converted->setAttribute("body", body);
   }
