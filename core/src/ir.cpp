@@ -573,7 +573,8 @@ Status Graph::replaceAllUsesWith(Value* from, Value* to) {
   if (from == to) return Status::ok();
   const bool takeOverName = from->graph_->parent_ == nullptr && NameTable::ownOutputCount(from) > 0;
 
-  to->uses_.reserve(to->uses_.size() + from->uses_.size());
+  // No exact reserve here: it would defeat geometric growth and make merging many values
+  // into one (CSE of duplicated constants) quadratic.
   for (const Use& use : from->uses_) {
     use.user->inputs_[use.inputIndex] = to;
     to->uses_.push_back(use);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <unordered_map>
+#include <unordered_set>
 #include <variant>
 
 #include "converter_utils.h"
@@ -408,7 +409,9 @@ Expected<size_t> functionalizeListAppends(Graph& graph) {
   std::unordered_map<const Node*, size_t> position;
   size_t index = 0;
   for (Node* node : graph.nodes()) position[node] = index++;
+  std::unordered_set<const Node*> erased;  // appends removed below, still in the snapshot
   for (Node* node : graph.nodeSnapshot()) {
+    if (erased.count(node) != 0) continue;
     for (const auto& [name, attribute] : node->attributes())
       if (const auto* g = std::get_if<GraphPtr>(&attribute); g != nullptr && *g != nullptr) {
         TP_ASSIGN_OR_RETURN(size_t inner, functionalizeListAppends(**g));
@@ -439,6 +442,7 @@ Expected<size_t> functionalizeListAppends(Graph& graph) {
       Node* user = use.user;
       if (user->kind() == "aten::append") {
         elements.push_back(user->input(1));
+        erased.insert(user);
         TP_RETURN_IF_ERROR(graph.eraseNode(user));
         continue;
       }
