@@ -208,6 +208,8 @@ class ModelBuilder {
   uint64_t initializerBytes() const { return initializerBytes_; }
   const std::vector<ExternalTensor>& externals() const { return externals_; }
   bool relaxedShapes() const { return relax_; }
+  // Main-graph outputs whose dtype or rank the lowering could not tell.
+  const std::vector<std::string>& untypedOutputs() const { return untypedOutputs_; }
 
  private:
   struct Initializer {
@@ -237,6 +239,7 @@ class ModelBuilder {
   size_t deduplicated_ = 0;
   uint64_t initializerBytes_ = 0;
   bool relax_ = false;
+  std::vector<std::string> untypedOutputs_;
 };
 
 std::string ModelBuilder::uniqueName(const std::string& hint) {
@@ -352,15 +355,19 @@ Status ModelBuilder::fillValueInfo(const Value* value, const std::string& name, 
     const int64_t code = onnxDataType(dt);
     if (code == 0) {
       if (requireType)
-        return Status::unsupported("save-onnx: graph input/output %" + value->name() + " ('" + name +
+        return Status::unsupported("save-onnx: graph input %" + value->name() + " ('" + name +
                                    "') has an unknown or unsupported dtype (" + tensorType.toString() +
-                                   "); declare the input dtypes (input.inputs) so they propagate");
+                                   "); declare the input types (input.inputs, or --inputs name=f32[batch,3,224,224])");
       return Status::ok();
     }
     tt->set_elem_type(static_cast<int32_t>(code));
     if (!tensorType.hasRank()) {
       if (axes != nullptr && !axes->empty())
         return Status::usage("save-onnx: dynamic_axes for '" + name + "' need its rank, which is unknown");
+      if (requireType)
+        return Status::unsupported("save-onnx: graph input %" + value->name() + " ('" + name +
+                                   "') has an unknown rank; ONNX graph inputs need one: declare the input shapes "
+                                   "(input.inputs, or --inputs name=f32[batch,3,224,224])");
       return Status::ok();
     }
     auto* shape = tt->mutable_shape();
@@ -521,7 +528,11 @@ Status ModelBuilder::buildGraph(const Graph& graph, onnx::GraphProto* out, bool 
       auto it = settings_.dynamicAxes.find(name);
       if (it != settings_.dynamicAxes.end()) axes = &it->second;
     }
-    TP_RETURN_IF_ERROR(fillValueInfo(v, name, out->add_output(), isMain, axes, !relax_));
+    onnx::ValueInfoProto* info = out->add_output();
+    TP_RETURN_IF_ERROR(fillValueInfo(v, name, info, false, axes, !relax_));
+    if (isMain && (!info->type().has_tensor_type() || !info->type().tensor_type().has_elem_type() ||
+                   !info->type().tensor_type().has_shape()) && !info->type().has_sequence_type())
+      untypedOutputs_.push_back(name);
     ioValues.insert(v);
   }
   // value_info for intermediate values with a known dtype.
@@ -675,6 +686,33 @@ Status checkModel(onnx::ModelProto& model, bool external, const std::string& dat
   return Status::ok();
 }
 
+// Graph outputs whose type the lowering could not derive get ONNX shape inference's
+// (libonnx knows opsets <= 17); an output still without dtype and rank is an error.
+Status completeOutputTypes(onnx::ModelProto& model, int64_t opset, const std::vector<std::string>& names) {
+  if (opset <= kCheckerMaxOpset) {
+    try {
+      onnx::ShapeInferenceOptions options(/*check_type=*/false, /*error_mode=*/0, /*enable_data_propagation=*/true);
+      onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(), options);
+    } catch (const std::exception&) {
+      // The strict check below reports problems properly.
+    }
+  }
+  std::string missing;
+  for (const auto& output : model.graph().output()) {
+    if (std::find(names.begin(), names.end(), output.name()) == names.end()) continue;
+    const auto& t = output.type();
+    const bool typed = t.has_sequence_type() ||
+                       (t.has_tensor_type() && t.tensor_type().has_elem_type() && t.tensor_type().elem_type() != 0 &&
+                        (t.tensor_type().has_shape() || opset > kCheckerMaxOpset));
+    if (!typed) missing += (missing.empty() ? "" : ", ") + output.name();
+  }
+  if (!missing.empty())
+    return Status::unsupported("save-onnx: the type of graph output(s) " + missing +
+                               " is unknown after lowering and ONNX shape inference; declare the input shapes "
+                               "(input.inputs, or --inputs) so types propagate");
+  return Status::ok();
+}
+
 Status writeExternalData(const std::filesystem::path& path, const std::vector<ExternalTensor>& tensors) {
   return writeFileAtomically(path, [&](std::ostream& os) -> Status {
     uint64_t position = 0;
@@ -792,6 +830,7 @@ Status runSaveOnnx(const Graph& graph, PassContext& context) {
   TP_RETURN_IF_ERROR(builder.build(model, opset, domainVersions));
   const bool external = !builder.externals().empty();
   const std::string dataName = settings.path.stem().string() + ".data";
+  if (!builder.untypedOutputs().empty()) TP_RETURN_IF_ERROR(completeOutputTypes(model, opset, builder.untypedOutputs()));
 
   std::string checker = "skipped: disabled by check: false";
   if (settings.check) {

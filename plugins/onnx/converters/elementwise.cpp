@@ -15,6 +15,7 @@ bool scalarKind(const Type& t) {
 }
 
 Type broadcastType(DType dtype, Value* a, Value* b) { return tensorType(dtype, broadcastShapes(shapeOf(a), shapeOf(b))); }
+Type sameTypeOf(Value* v) { return tensorType(dtypeOf(v), shapeOf(v)); }
 
 // Python semantics for ints: floor division and modulo take the sign of the divisor.
 int64_t floorDivInt(int64_t a, int64_t b) {
@@ -447,6 +448,88 @@ Status lowerSquare(Lowering& l) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Predicates and fused arithmetic
+// ---------------------------------------------------------------------------------------
+Status lowerIsNan(Lowering& l) {
+  TP_RETURN_IF_ERROR(l.needInputs(1));
+  TP_TRY(Value * x, l.asTensor(l.input(0)));
+  Type t = tensorType(DType::Bool, shapeOf(x));
+  if (DType dt = dtypeOf(x); dt != DType::Undefined && !isFloatingPoint(dt)) {
+    TP_TRY(Value * f, l.castTo(l.staticBoolValue(false), DType::Bool));
+    l.setOutput(0, l.op("Expand", {f, l.shape(x)}).type(t));  // integers are never NaN
+    return Status::ok();
+  }
+  l.setOutput(0, l.op("IsNaN", {x}).type(t));
+  return Status::ok();
+}
+
+Status lowerIsInf(Lowering& l) {
+  TP_RETURN_IF_ERROR(l.needInputs(1));
+  TP_TRY(Value * x, l.asTensor(l.input(0)));
+  Type t = tensorType(DType::Bool, shapeOf(x));
+  if (DType dt = dtypeOf(x); dt != DType::Undefined && !isFloatingPoint(dt)) {
+    TP_TRY(Value * f, l.castTo(l.staticBoolValue(false), DType::Bool));
+    l.setOutput(0, l.op("Expand", {f, l.shape(x)}).type(t));
+    return Status::ok();
+  }
+  if (dtypeOf(x) != DType::F32 && dtypeOf(x) != DType::F64) {
+    TP_TRY(x, l.castTo(x, DType::F32));  // IsInf-10 takes f32 / f64
+  }
+  l.setOutput(0, l.op("IsInf", {x}).type(t));
+  return Status::ok();
+}
+
+Status lowerIsFinite(Lowering& l) {  // not (isnan or isinf)
+  TP_RETURN_IF_ERROR(l.needInputs(1));
+  TP_TRY(Value * x, l.asTensor(l.input(0)));
+  Type t = tensorType(DType::Bool, shapeOf(x));
+  if (DType dt = dtypeOf(x); dt != DType::Undefined && !isFloatingPoint(dt)) {
+    TP_TRY(Value * v, l.castTo(l.staticBoolValue(true), DType::Bool));
+    l.setOutput(0, l.op("Expand", {v, l.shape(x)}).type(t));
+    return Status::ok();
+  }
+  if (dtypeOf(x) != DType::F32 && dtypeOf(x) != DType::F64) {
+    TP_TRY(x, l.castTo(x, DType::F32));
+  }
+  Value* bad = l.op("Or", {l.op("IsNaN", {x}).type(t), l.op("IsInf", {x}).type(t)}).type(t);
+  l.setOutput(0, l.op("Not", {bad}).type(t));
+  return Status::ok();
+}
+
+// addcmul(self, t1, t2, value=1) = self + value * t1 * t2; addcdiv with t1 / t2.
+Status lowerAddcOp(Lowering& l, bool divide) {
+  TP_RETURN_IF_ERROR(l.needInputs(3));
+  DType dt = DType::Undefined;
+  std::vector<Value*> operands{l.input(0), l.input(1), l.input(2)};
+  TP_TRY(std::vector<Value*> p, l.promoteOperands(operands, dt));
+  TP_TRY(double value, l.floatArgOr(3, "value", 1.0));
+  auto shape = broadcastShapes(shapeOf(p[0]), broadcastShapes(shapeOf(p[1]), shapeOf(p[2])));
+  Type t = tensorType(dt, shape);
+  Value* product = l.op(divide ? "Div" : "Mul", {p[1], p[2]}).type(tensorType(dt, broadcastShapes(shapeOf(p[1]), shapeOf(p[2]))));
+  if (value != 1.0) {
+    TP_TRY(Value * v, l.castLike(l.staticFloatValue(value), p[0]));
+    product = l.op("Mul", {product, v}).type(sameTypeOf(product));
+  }
+  l.setOutput(0, l.op("Add", {p[0], product}).type(t));
+  return Status::ok();
+}
+Status lowerAddcmul(Lowering& l) { return lowerAddcOp(l, false); }
+Status lowerAddcdiv(Lowering& l) { return lowerAddcOp(l, true); }
+
+// lerp(self, end, weight) = self + weight * (end - self)
+Status lowerLerp(Lowering& l) {
+  TP_RETURN_IF_ERROR(l.needInputs(3));
+  DType dt = DType::Undefined;
+  std::vector<Value*> operands{l.input(0), l.input(1), l.input(2)};
+  TP_TRY(std::vector<Value*> p, l.promoteOperands(operands, dt));
+  auto shape = broadcastShapes(shapeOf(p[0]), broadcastShapes(shapeOf(p[1]), shapeOf(p[2])));
+  Type t = tensorType(dt, shape);
+  Value* diff = l.op("Sub", {p[1], p[0]}).type(tensorType(dt, broadcastShapes(shapeOf(p[0]), shapeOf(p[1]))));
+  l.setOutput(0, l.op("Add", {p[0], l.op("Mul", {p[2], diff}).type(t)}).type(t));
+  return Status::ok();
+}
+
+// ---------------------------------------------------------------------------------------
 // where / masked_fill
 // ---------------------------------------------------------------------------------------
 Status lowerWhere(Lowering& l) {
@@ -622,6 +705,13 @@ constexpr ConverterSpec kTable[] = {
     {"aten::acosh", kMinOpset, kMaxOpset, "Acosh", lowerAcosh},
     {"aten::atanh", kMinOpset, kMaxOpset, "Atanh", lowerAtanh},
     {"aten::erf", kMinOpset, kMaxOpset, "Erf", lowerErf},
+    // Predicates and fused arithmetic.
+    {"aten::isnan", kMinOpset, kMaxOpset, "IsNaN (false for integers)", lowerIsNan},
+    {"aten::isinf", kMinOpset, kMaxOpset, "IsInf (false for integers)", lowerIsInf},
+    {"aten::isfinite", kMinOpset, kMaxOpset, "Not(IsNaN or IsInf)", lowerIsFinite},
+    {"aten::addcmul", kMinOpset, kMaxOpset, "self + value * t1 * t2", lowerAddcmul},
+    {"aten::addcdiv", kMinOpset, kMaxOpset, "self + value * t1 / t2", lowerAddcdiv},
+    {"aten::lerp", kMinOpset, kMaxOpset, "self + weight * (end - self)", lowerLerp},
     // Selection.
     {"aten::where", kMinOpset, kMaxOpset, "Where with promoted branches", lowerWhere},
     {"aten::masked_fill", kMinOpset, kMaxOpset, "Where(mask, value cast to self's dtype, self)", lowerMaskedFill},

@@ -1024,6 +1024,50 @@ Status lowerTopk(Lowering& l) {
   return Status::ok();
 }
 
+// sort(self, dim=-1, descending=False) -> (values, indices) | argsort: TopK over the whole dim.
+Status lowerSortLike(Lowering& l, bool indicesOnly) {
+  TP_RETURN_IF_ERROR(l.needInputs(1));
+  TP_TRY(Value * x, l.asTensor(l.input(0)));
+  // sort.stable(self, *, stable, dim, descending) has a bool second; the common overload an int.
+  size_t dimIndex = 1, descendingIndex = 2;
+  if (l.numInputs() >= 2 && l.input(1)->type().kind() == Type::Kind::Bool) {
+    dimIndex = 2;
+    descendingIndex = 3;
+  }
+  TP_TRY(int64_t dim, l.intArgOr(dimIndex, "dim", -1));
+  TP_TRY(bool descending, l.boolArgOr(descendingIndex, "descending", false));
+  Value* k = l.unsqueeze(l.dimSize(x, dim), {0});
+  // TopK keeps ties in index order only when sorted; PyTorch's default sort is not stable
+  // either, so ties may order differently.
+  OpBuilder topk = l.op("TopK", {x, k}, 2)
+                       .attr("axis", dim)
+                       .attr("largest", descending ? 1 : 0)
+                       .attr("sorted", 1)
+                       .type(tensorType(dtypeOf(x), shapeOf(x)), 0)
+                       .type(tensorType(DType::I64, shapeOf(x)), 1);
+  if (indicesOnly) {
+    l.setOutput(0, topk.out(1));
+    return Status::ok();
+  }
+  l.setOutput(0, topk.out(0));
+  if (l.node().numOutputs() > 1) l.setOutput(1, topk.out(1));
+  return Status::ok();
+}
+Status lowerSort(Lowering& l) { return lowerSortLike(l, false); }
+Status lowerArgsort(Lowering& l) { return lowerSortLike(l, true); }
+
+// one_hot(self, num_classes=-1): OneHot with depth and values [0, 1], i64 result.
+Status lowerOneHot(Lowering& l) {
+  TP_RETURN_IF_ERROR(l.needInputs(1));
+  TP_TRY(Value * x, l.asTensor(l.input(0)));
+  TP_TRY(int64_t classes, l.intArgOr(1, "num_classes", -1));
+  if (classes < 0) return l.unsupported("one_hot without num_classes (it depends on the data: max + 1)");
+  std::optional<std::vector<Dim>> shape = shapeOf(x);
+  if (shape) shape->push_back(Dim::known(classes));
+  l.setOutput(0, l.op("OneHot", {x, l.i64(classes), l.i64s({0, 1})}).attr("axis", -1).type(tensorType(DType::I64, shape)));
+  return Status::ok();
+}
+
 constexpr ConverterSpec kTable[] = {
     {"aten::size", kMinOpset, kMaxOpset, "Shape, or Gather(Shape, dim) -> 0-d i64", lowerSize},
     {"aten::dim", kMinOpset, kMaxOpset, "constant rank (Size(Shape) when unknown)", lowerDim},
@@ -1085,6 +1129,9 @@ constexpr ConverterSpec kTable[] = {
     {"aten::tril", 13, 13, "Where(col - row <= k, x, 0) (Trilu needs opset 14)", lowerTril13},
     {"aten::tril", 14, kMaxOpset, "Trilu(upper=0)", lowerTril14},
     {"aten::topk", kMinOpset, kMaxOpset, "TopK", lowerTopk},
+    {"aten::sort", kMinOpset, kMaxOpset, "TopK over the whole dim", lowerSort},
+    {"aten::argsort", kMinOpset, kMaxOpset, "indices of TopK over the whole dim", lowerArgsort},
+    {"aten::one_hot", kMinOpset, kMaxOpset, "OneHot (num_classes required)", lowerOneHot},
 };
 
 }  // namespace

@@ -169,6 +169,96 @@ constexpr std::string_view kReductions = R"(graph @main(%x: f32[batch,6,5]) -> (
 }
 )";
 
+// PyTorch's fused inference fast path: multi-head attention with a key padding mask, and
+// a whole encoder layer (post-norm, gelu).
+constexpr std::string_view kFastPathAttention = R"(graph @main(%x: f32[batch,seq,16], %pad: bool[batch,seq]) -> (%y, %z) {
+  %e = const int 16
+  %h = const int 2
+  %qkvw = const f32[48,16] @"attn.in_proj_weight"
+  %qkvb = const f32[48] @"attn.in_proj_bias"
+  %ow = const f32[16,16] @"attn.out_proj.weight"
+  %ob = const f32[16] @"attn.out_proj.bias"
+  %false = const bool false
+  %true = const bool true
+  %mt = const int 1
+  %y, %w = aten::_native_multi_head_attention(%x, %x, %x, %e, %h, %qkvw, %qkvb, %ow, %ob, %pad, %false, %true, %mt)
+  %eps = const float 1e-05
+  %n1w = const f32[16] @"norm1.weight"
+  %n1b = const f32[16] @"norm1.bias"
+  %n2w = const f32[16] @"norm2.weight"
+  %n2b = const f32[16] @"norm2.bias"
+  %f1w = const f32[32,16] @"linear1.weight"
+  %f1b = const f32[32] @"linear1.bias"
+  %f2w = const f32[16,32] @"linear2.weight"
+  %f2b = const f32[16] @"linear2.bias"
+  %none = const none
+  %keep = aten::logical_not(%pad)
+  %nested = aten::_nested_tensor_from_mask(%y, %keep, %false)
+  %enc = aten::_transformer_encoder_layer_fwd(%nested, %e, %h, %qkvw, %qkvb, %ow, %ob, %true, %false, %eps, %n1w, %n1b, %n2w, %n2b, %f1w, %f1b, %f2w, %f2b, %none, %none)
+  %zero = const float 0.0
+  %z = aten::to_padded_tensor(%enc, %zero, %none)
+}
+)";
+
+// A 2-layer LSTM (batch_first) and a 1-layer bidirectional GRU.
+constexpr std::string_view kRecurrent = R"(graph @main(%x: f32[batch,seq,4]) -> (%out, %hn, %cn, %gout) {
+  %zero = const int 0
+  %b = aten::size(%x, %zero)
+  %two = const int 2
+  %hidden = const int 3
+  %shape = prim::ListConstruct(%two, %b, %hidden)
+  %none = const none
+  %h0 = aten::zeros(%shape, %none, %none, %none, %none)
+  %c0 = aten::zeros(%shape, %none, %none, %none, %none)
+  %hx = prim::ListConstruct(%h0, %c0)
+  %w0 = const f32[12,4] @"lstm.weight_ih_l0"
+  %r0 = const f32[12,3] @"lstm.weight_hh_l0"
+  %bi0 = const f32[12] @"lstm.bias_ih_l0"
+  %bh0 = const f32[12] @"lstm.bias_hh_l0"
+  %w1 = const f32[12,3] @"lstm.weight_ih_l1"
+  %r1 = const f32[12,3] @"lstm.weight_hh_l1"
+  %bi1 = const f32[12] @"lstm.bias_ih_l1"
+  %bh1 = const f32[12] @"lstm.bias_hh_l1"
+  %params = prim::ListConstruct(%w0, %r0, %bi0, %bh0, %w1, %r1, %bi1, %bh1)
+  %true = const bool true
+  %false = const bool false
+  %p = const float 0.0
+  %out, %hn, %cn = aten::lstm(%x, %hx, %params, %true, %two, %p, %false, %false, %true)
+  %gw = const f32[9,4] @"gru.weight_ih_l0"
+  %gr = const f32[9,3] @"gru.weight_hh_l0"
+  %gbi = const f32[9] @"gru.bias_ih_l0"
+  %gbh = const f32[9] @"gru.bias_hh_l0"
+  %gwr = const f32[9,4] @"gru.weight_ih_l0_reverse"
+  %grr = const f32[9,3] @"gru.weight_hh_l0_reverse"
+  %gbir = const f32[9] @"gru.bias_ih_l0_reverse"
+  %gbhr = const f32[9] @"gru.bias_hh_l0_reverse"
+  %gparams = prim::ListConstruct(%gw, %gr, %gbi, %gbh, %gwr, %grr, %gbir, %gbhr)
+  %one = const int 1
+  %gout, %ghn = aten::gru(%x, %h0, %gparams, %true, %one, %p, %false, %true, %true)
+}
+)";
+
+// Data-dependent control flow: an If with results and a counted Loop.
+constexpr std::string_view kControlFlow = R"(graph @main(%x: f32[batch,4], %n: i64[]) -> (%y, %z) {
+  %none = const none
+  %s = aten::sum(%x, %none)
+  %fzero = const float 0.0
+  %positive = aten::gt(%s, %fzero)
+  %y = prim::If(%positive) {then=graph @then() -> (%t) {
+    %t = aten::relu(%x)
+  }, else=graph @else() -> (%e) {
+    %e = aten::neg(%x)
+  }}
+  %count = aten::Int(%n)
+  %true = const bool true
+  %z = prim::Loop(%count, %true, %x) {body=graph @body(%i: int, %acc: f32[batch,4]) -> (%go: bool, %next) {
+    %go = const bool true
+    %half = const float 0.5
+    %next = aten::mul(%acc, %half)
+  }}
+}
+)";
+
 class LowerAndCheck : public ::testing::TestWithParam<int> {};
 
 struct Saved {
@@ -260,6 +350,52 @@ TEST_P(LowerAndCheck, Reductions) {
   EXPECT_TRUE(contains(s.ops, "LogSoftmax"));
   // log_softmax(dtype=float64) casts first; the output is f64.
   EXPECT_EQ(s.model.graph().output(3).type().tensor_type().elem_type(), onnx::TensorProto::DOUBLE);
+}
+
+TEST_P(LowerAndCheck, FastPathAttention) {
+  OnnxEnv env;
+  TempDir dir;
+  Saved s = lowerAndSave(env, kFastPathAttention, GetParam(), dir);
+  EXPECT_TRUE(contains(s.ops, "Softmax"));
+  EXPECT_TRUE(contains(s.ops, "Where")) << "masked scores";
+  EXPECT_TRUE(contains(s.ops, "Erf")) << "the encoder layer's gelu";
+  EXPECT_FALSE(contains(s.ops, "SequenceConstruct")) << "nested tensors are read through";
+}
+
+TEST_P(LowerAndCheck, Recurrent) {
+  OnnxEnv env;
+  TempDir dir;
+  Saved s = lowerAndSave(env, kRecurrent, GetParam(), dir);
+  EXPECT_EQ(std::count(s.ops.begin(), s.ops.end(), "LSTM"), 2) << "one ONNX LSTM per layer";
+  EXPECT_EQ(std::count(s.ops.begin(), s.ops.end(), "GRU"), 1);
+  for (const auto& node : s.model.graph().node()) {
+    if (node.op_type() != "GRU") continue;
+    bool linearBeforeReset = false;
+    std::string direction;
+    for (const auto& a : node.attribute()) {
+      if (a.name() == "linear_before_reset") linearBeforeReset = a.i() == 1;
+      if (a.name() == "direction") direction = a.s();
+    }
+    EXPECT_TRUE(linearBeforeReset);
+    EXPECT_EQ(direction, "bidirectional");
+  }
+  ASSERT_EQ(s.model.graph().output_size(), 4);
+  EXPECT_EQ(s.model.graph().output(0).type().tensor_type().shape().dim(2).dim_value(), 3);
+}
+
+TEST_P(LowerAndCheck, ControlFlow) {
+  OnnxEnv env;
+  TempDir dir;
+  Saved s = lowerAndSave(env, kControlFlow, GetParam(), dir);
+  EXPECT_TRUE(contains(s.ops, "If"));
+  EXPECT_TRUE(contains(s.ops, "Loop"));
+  for (const auto& node : s.model.graph().node()) {
+    if (node.op_type() != "Loop") continue;
+    ASSERT_EQ(node.attribute_size(), 1);
+    const auto& body = node.attribute(0).g();
+    EXPECT_EQ(body.input_size(), 3) << "iteration, condition, carried value";
+    EXPECT_EQ(body.output_size(), 2);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Opsets, LowerAndCheck, ::testing::Values(13, 17, 18),

@@ -184,6 +184,40 @@ TEST(SaveOnnx, RejectsMalformedDynamicAxesBeforeRunning) {
   EXPECT_NE(status.message().find("not a non-negative axis index"), std::string::npos) << status.message();
 }
 
+TEST(SaveOnnx, CompletesUnknownOutputTypesWithShapeInference) {
+  OnnxEnv env;
+  TempDir dir;
+  auto graph = env.parse(R"(graph @main(%x: f32[2,3]) -> (%y) {
+  %y = onnx::Relu(%x)
+}
+)");
+  ASSERT_TRUE(graph.hasValue()) << graph.status().message();
+  const auto path = dir.path() / "m.onnx";
+  Status status = env.save(**graph, map({{"path", str(path.string())}}));
+  ASSERT_TRUE(status.isOk()) << status.message();
+  auto model = loadModel(path);
+  ASSERT_TRUE(model.hasValue());
+  const auto& out = model->graph().output(0).type().tensor_type();
+  EXPECT_EQ(out.elem_type(), onnx::TensorProto::FLOAT);
+  ASSERT_EQ(out.shape().dim_size(), 2);
+  EXPECT_EQ(out.shape().dim(1).dim_value(), 3);
+}
+
+TEST(SaveOnnx, RefusesInputsWithoutTypes) {
+  OnnxEnv env;
+  TempDir dir;
+  auto graph = env.parse(R"(graph @main(%x: ?[*]) -> (%y) {
+  %y = onnx::Relu(%x)
+}
+)");
+  ASSERT_TRUE(graph.hasValue()) << graph.status().message();
+  Status status = env.save(**graph, map({{"path", str((dir.path() / "m.onnx").string())}}));
+  ASSERT_FALSE(status.isOk());
+  EXPECT_EQ(status.kind(), ErrorKind::Unsupported);
+  EXPECT_NE(status.message().find("--inputs"), std::string::npos) << status.message();
+  EXPECT_TRUE(dir.files().empty());
+}
+
 TEST(SaveOnnx, IrVersionTable) {
   EXPECT_EQ(onnxplugin::irVersionForOpset(13), 7);
   EXPECT_EQ(onnxplugin::irVersionForOpset(14), 7);
