@@ -35,6 +35,7 @@ Command addConvertCommand(CLI::App& parent, GlobalOptions& globals);
 Command addPassesCommand(CLI::App& parent, GlobalOptions& globals);
 Command addPluginsCommand(CLI::App& parent, GlobalOptions& globals);
 Command addInspectCommand(CLI::App& parent, GlobalOptions& globals);
+Command addConvertersCommand(CLI::App& parent, GlobalOptions& globals);
 
 // Sets the spdlog level from -v / --log-level / --quiet. Returns a usage error for an
 // unknown --log-level.

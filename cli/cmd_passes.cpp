@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cli_common.h"
+#include "torchport/host/presets.h"
 #include "torchport/host/json.h"
 #include "torchport/host/pipeline.h"
 
@@ -57,6 +58,11 @@ const PassInfo& fixpointInfo() {
     return p;
   }();
   return info;
+}
+
+// Grammar-level steps (fixpoint groups, presets) documented alongside registered ones.
+std::vector<StepDoc> pipelineConstructs() {
+  return {{&fixpointInfo(), "core", {}}, {&optimizePresetInfo(), "core", {}}};
 }
 
 std::vector<StepDoc> allSteps(const Registry& registry) {
@@ -169,11 +175,11 @@ void printStepDoc(const StepDoc& step) {
 
 int listSteps(const Registry& registry, bool json) {
   std::vector<StepDoc> steps = allSteps(registry);
-  const StepDoc fixpoint{&fixpointInfo(), "core", {}};
+  const std::vector<StepDoc> constructs = pipelineConstructs();
   if (json) {
     OptionValue::List list;
     for (const StepDoc& step : steps) list.push_back(stepToValue(step, false));
-    list.push_back(stepToValue(fixpoint, false));
+    for (const StepDoc& construct : constructs) list.push_back(stepToValue(construct, false));
     printJson(json::list(std::move(list)));
     return 0;
   }
@@ -191,7 +197,9 @@ int listSteps(const Registry& registry, bool json) {
   section("Exporters", StepKind::Export);
   section("Verification", StepKind::Verify);
   std::cout << "Pipeline constructs:\n";
-  printTable(std::cout, {{fixpoint.info->name, fixpoint.info->summary}}, "  ");
+  std::vector<std::vector<std::string>> rows;
+  for (const StepDoc& construct : constructs) rows.push_back({construct.info->name, construct.info->summary});
+  printTable(std::cout, rows, "  ");
   std::cout << "\nRun 'torchport passes NAME' for a step's documentation and options.\n";
   return 0;
 }
@@ -216,7 +224,7 @@ Command addPassesCommand(CLI::App& parent, GlobalOptions& globals) {
             if (args->name.empty()) return listSteps(registry, args->json);
 
             std::vector<StepDoc> steps = allSteps(registry);
-            steps.push_back({&fixpointInfo(), "core", {}});
+            for (const StepDoc& construct : pipelineConstructs()) steps.push_back(construct);
             for (const StepDoc& step : steps) {
               if (step.info->name != args->name) continue;
               if (args->json) {

@@ -48,6 +48,7 @@ int runCli(int argc, char** argv) {
   commands.push_back(addInspectCommand(app, globals));
   commands.push_back(addPassesCommand(app, globals));
   commands.push_back(addPluginsCommand(app, globals));
+  commands.push_back(addConvertersCommand(app, globals));
 
   // CLI11 would report an unknown command as "a subcommand is required"; name it instead.
   std::vector<std::string> commandNames;

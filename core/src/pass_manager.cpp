@@ -75,7 +75,7 @@ Status PassManager::runStep(Graph& graph, PipelineStep& step, PassContext& conte
   stats.nodesBefore = countNodesDeep(graph);
   const auto start = Clock::now();
 
-  if (step.name == "fixpoint") {
+  if (step.group) {
     // Children are repeated until a whole round changes nothing. Their stats are merged
     // per child (summed time, changed if any round changed) and recorded before the
     // group's own entry.
@@ -113,7 +113,7 @@ Status PassManager::runStep(Graph& graph, PipelineStep& step, PassContext& conte
       std::string changers;
       for (const std::string& name : lastChangers) changers += (changers.empty() ? "" : ", ") + name;
       std::string where = step.where.line > 0 || !step.where.file.empty() ? " at " + step.where.toString() : std::string();
-      context.diag().warn("fixpoint group" + where + " still changed the graph after " +
+      context.diag().warn(step.name + " group" + where + " still changed the graph after " +
                           std::to_string(maxIterations) + " iterations (last changes by " + changers +
                           "); continuing with the result. Raise max_iterations if more rounds are expected to help.");
     }
@@ -148,14 +148,14 @@ Status PassManager::runStep(Graph& graph, PipelineStep& step, PassContext& conte
                               step.pass->plugin + "'; please report it): " + verified.message());
     }
   }
-  if (options_.printHook && step.name != "fixpoint" &&
+  if (options_.printHook && !step.group &&
       (options_.printIrAfter.count("all") > 0 || options_.printIrAfter.count(step.name) > 0)) {
     options_.printHook(step.name, graph);
   }
 
   context.diag().debug(label + ": " + formatSeconds(stats.seconds) + " s, nodes " + std::to_string(stats.nodesBefore) +
                        " -> " + std::to_string(stats.nodesAfter) + (stats.changed ? ", changed" : ", unchanged") +
-                       (step.name == "fixpoint" ? ", " + std::to_string(stats.iterations) + " iterations" : ""));
+                       (step.group ? ", " + std::to_string(stats.iterations) + " iterations" : ""));
   stats_.push_back(std::move(stats));
   return Status::ok();
 }

@@ -7,6 +7,7 @@
 #include "config_internal.h"
 #include "torchport/files.h"
 #include "torchport/host/pipeline.h"
+#include "torchport/host/presets.h"
 
 namespace torchport {
 
@@ -50,11 +51,46 @@ void runValidateHook(const OptionsValidateFn& hook, const Options& options, cons
   if (!status.isOk()) problems.push_back(subjectPrefix + status.message());
 }
 
+void validateStepsInto(std::vector<PipelineStep>& steps, const Registry& registry, std::vector<std::string>& problems);
+
+// `optimize{level}` becomes a group of the level's passes, each located at the preset's own
+// line so that problems (e.g. a pass missing from the registry) point at what the user wrote.
+void expandOptimizePreset(PipelineStep& step, const Registry& registry, std::vector<std::string>& problems) {
+  const size_t problemsBefore = problems.size();
+  step.options = detail::validateOptionsInto("preset 'optimize'", optimizePresetInfo().options, step.rawOptions,
+                                             optionsLocation(step), problems);
+  if (!step.children.empty()) {
+    problems.push_back(prefix(step.where) + "preset 'optimize' cannot contain steps; use a fixpoint group instead");
+  }
+  if (problems.size() != problemsBefore) return;
+  const int level = static_cast<int>(step.options.getInt("level", kDefaultOptimizeLevel));
+  step.children.clear();
+  const std::string text = optimizePresetSteps(level);
+  if (!text.empty()) {
+    Expected<std::vector<PipelineStep>> expansion = parsePipelineText(text, "optimize preset");
+    if (!expansion.hasValue()) {
+      problems.push_back(prefix(step.where) + "internal error in the optimize preset: " + expansion.status().message());
+      return;
+    }
+    step.children = std::move(*expansion);
+    for (PipelineStep& child : step.children) child.where = step.where;
+  }
+  step.group = true;
+  step.maxIterations = kOptimizePresetIterations;
+  validateStepsInto(step.children, registry, problems);
+}
+
 void validateStepsInto(std::vector<PipelineStep>& steps, const Registry& registry, std::vector<std::string>& problems) {
   for (PipelineStep& step : steps) {
     step.pass = nullptr;
     step.exporter = nullptr;
+    step.group = false;
+    if (step.name == kOptimizePreset && registry.findPass(step.name) == nullptr) {
+      expandOptimizePreset(step, registry, problems);
+      continue;
+    }
     if (step.name == "fixpoint") {
+      step.group = true;
       step.options = detail::validateOptionsInto("fixpoint group", fixpointSpecs(), step.rawOptions,
                                                  optionsLocation(step), problems);
       step.maxIterations = static_cast<int>(step.options.getInt("max_iterations", kDefaultFixpointIterations));

@@ -44,6 +44,7 @@
 // eliminate-dead-code. Works inside If/Loop bodies.
 #include <cmath>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -83,6 +84,49 @@ Tensor fromDoubles(DType dtype, std::vector<int64_t> shape, const std::vector<do
       for (size_t i = 0; i < values.size(); ++i) h[i] = floatToFloat16Bits(static_cast<float>(values[i]));
       return Tensor::fromVector<uint16_t>(dtype, std::move(shape), h);
     }
+  }
+}
+
+// W' = W * f[channel of the element], in W's own dtype: the product is formed in double
+// and rounded once. Typed loops, because weights are the bulk of a model's bytes.
+template <typename Element, typename Load, typename Store>
+std::vector<Element> scaleElements(std::span<const Element> in, const std::vector<double>& factor, int64_t dim0,
+                                   int64_t dim1, bool transposed, int64_t group, Load load, Store store) {
+  std::vector<Element> out(in.size());
+  const int64_t inner = static_cast<int64_t>(in.size()) / (dim0 * dim1 == 0 ? 1 : dim0 * dim1);
+  const int64_t inputsPerGroup = transposed ? dim0 / group : 0;
+  for (int64_t i = 0; i < dim0; ++i) {
+    for (int64_t j = 0; j < dim1; ++j) {
+      const int64_t channel = transposed ? (i / inputsPerGroup) * dim1 + j : i;
+      const double f = factor[static_cast<size_t>(channel)];
+      const size_t begin = static_cast<size_t>((i * dim1 + j) * inner);
+      for (size_t k = begin; k < begin + static_cast<size_t>(inner); ++k) out[k] = store(load(in[k]) * f);
+    }
+  }
+  return out;
+}
+
+Tensor scaleWeight(const Tensor& weight, const std::vector<double>& factor, bool transposed, int64_t group) {
+  const int64_t dim0 = weight.shape()[0];
+  const int64_t dim1 = weight.shape()[1];
+  switch (weight.dtype()) {
+    case DType::F64:
+      return Tensor::fromVector<double>(
+          DType::F64, weight.shape(),
+          scaleElements<double>(weight.data<double>(), factor, dim0, dim1, transposed, group,
+                                [](double v) { return v; }, [](double v) { return v; }));
+    case DType::F32:
+      return Tensor::fromVector<float>(
+          DType::F32, weight.shape(),
+          scaleElements<float>(weight.data<float>(), factor, dim0, dim1, transposed, group,
+                               [](float v) { return static_cast<double>(v); },
+                               [](double v) { return static_cast<float>(v); }));
+    default:  // F16 (isSupportedWeightType)
+      return Tensor::fromVector<uint16_t>(
+          DType::F16, weight.shape(),
+          scaleElements<uint16_t>(weight.data<uint16_t>(), factor, dim0, dim1, transposed, group,
+                                  [](uint16_t bits) { return static_cast<double>(float16BitsToFloat(bits)); },
+                                  [](double v) { return floatToFloat16Bits(static_cast<float>(v)); }));
   }
 }
 
@@ -183,23 +227,11 @@ class ConvBatchnormFusion {
     }
 
     // W' = W * f[channel of the element]; B' = (B - mean) * f + beta.
-    std::vector<double> w = toDoubles(*weight);
-    const int64_t dim0 = weight->shape()[0];
-    const int64_t dim1 = weight->shape()[1];
-    const int64_t inner = weight->numel() / (dim0 * dim1 == 0 ? 1 : dim0 * dim1);
-    const int64_t inputsPerGroup = transposed ? dim0 / group : 0;
-    for (int64_t i = 0; i < dim0; ++i) {
-      for (int64_t j = 0; j < dim1; ++j) {
-        const int64_t channel = transposed ? (i / inputsPerGroup) * dim1 + j : i;
-        const double f = factor[static_cast<size_t>(channel)];
-        double* block = w.data() + (i * dim1 + j) * inner;
-        for (int64_t k = 0; k < inner; ++k) block[k] *= f;
-      }
-    }
+    Tensor scaledWeight = scaleWeight(*weight, factor, transposed, group);
     std::vector<double> b = bias != nullptr ? toDoubles(*bias) : std::vector<double>(static_cast<size_t>(channels), 0.0);
     for (size_t o = 0; o < b.size(); ++o) b[o] = (b[o] - mean[o]) * factor[o] + beta[o];
 
-    Node* newWeight = convGraph.createConstant(fromDoubles(weight->dtype(), weight->shape(), w), conv,
+    Node* newWeight = convGraph.createConstant(std::move(scaledWeight), conv,
                                                conv->input(1)->name() + ".bn");
     const std::string biasHint = bias != nullptr ? conv->input(2)->name() + ".bn" : conv->output()->name() + ".bias";
     Node* newBias = convGraph.createConstant(fromDoubles(weight->dtype(), {channels}, b), conv, biasHint);

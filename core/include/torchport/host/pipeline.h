@@ -28,6 +28,9 @@ struct PipelineStep {
   // maxIterations times (option max_iterations, default 8).
   std::vector<PipelineStep> children;
   int maxIterations = 0;
+  // Filled by validatePipeline: true for fixpoint groups and expanded presets
+  // (`optimize{level}`), whose children the pass manager repeats.
+  bool group = false;
 };
 
 struct InputSpec {
