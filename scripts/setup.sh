@@ -18,7 +18,7 @@ PACKAGES=(
   libboost-dev libboost-filesystem-dev
   libtorch-dev libonnx-dev libprotobuf-dev protobuf-compiler
   python3-torch python3-torchvision python3-onnx python3-numpy
-  graphviz
+  graphviz time
 )
 
 log() { echo "setup: $*"; }
