@@ -1,5 +1,5 @@
 // `torchport convert IN -o OUT`: the common pipeline without writing a YAML file,
-//   [lower-to-onnx{opset}] , <--passes> , <exporter for OUT's extension>{path, ...}
+//   [lower-to-onnx{opset}] , optimize{level} , <--passes> , <exporter for OUT's extension>{path, ...}
 // built as a PipelineConfig and validated exactly like a YAML pipeline.
 #include <algorithm>
 #include <cctype>
@@ -13,6 +13,7 @@
 #include "cli_common.h"
 #include "torchport/host/json.h"
 #include "torchport/host/pipeline.h"
+#include "torchport/host/presets.h"
 #include "torchport/ir.h"
 
 namespace torchport::cli {
@@ -29,7 +30,12 @@ struct ConvertArgs {
   std::vector<std::string> outputNames;
   std::vector<std::string> dynamicAxes;
   std::string passes;
+  int64_t optimizeLevel = kDefaultOptimizeLevel;
   std::vector<std::string> inputs;
+  std::string method;                  // input.method
+  std::string submodule;               // input.submodule
+  std::vector<std::string> constants;  // input.constants, NAME=VALUE each
+  std::string state;                   // input.state
   std::vector<std::string> plugins;
   RunOutputOptions output_;
   CLI::Option* opsetOption = nullptr;
@@ -80,8 +86,38 @@ std::optional<std::string> yamlDTypeName(std::string_view name) {
   return std::nullopt;
 }
 
-// --inputs 'input=f32[batch,3,224,224],mask=bool[batch,?]' ->
-//   {input: {shape: [batch, 3, 224, 224], dtype: float32}, mask: {...}}
+// "16000" -> int, "0.5" -> float, "true"/"false" -> bool, "none" -> null, else a string.
+OptionValue scalarFromText(const std::string& text) {
+  if (text == "true" || text == "false") return json::boolean(text == "true");
+  if (text == "none" || text == "None" || text == "null") return json::null();
+  try {
+    size_t used = 0;
+    const long long integer = std::stoll(text, &used);
+    if (used == text.size()) return json::integer(integer);
+    const double number = std::stod(text, &used);
+    if (used == text.size()) return json::number(number);
+  } catch (const std::exception&) {
+    // not a number: a string
+  }
+  return json::string(text);
+}
+
+// --constant sr=16000 (repeatable) -> {sr: 16000}
+Expected<OptionValue> parseConstants(const std::vector<std::string>& items) {
+  OptionValue::Map constants;
+  for (const std::string& item : items) {
+    const size_t equals = item.find('=');
+    if (equals == std::string::npos || equals == 0) {
+      return Status::usage("--constant '" + item + "': expected NAME=VALUE such as sr=16000");
+    }
+    constants.emplace_back(item.substr(0, equals), scalarFromText(item.substr(equals + 1)));
+  }
+  return json::map(std::move(constants));
+}
+
+// --inputs 'input=f32[batch,3,224,224],mask=bool[batch,?],steps=4' ->
+//   {input: {shape: [batch, 3, 224, 224], dtype: float32}, mask: {...}, steps: {value: 4}}
+// (NAME=NUMBER declares a scalar argument by an example value.)
 Expected<OptionValue> parseInputSpecs(const std::vector<std::string>& specs) {
   OptionValue::Map inputs;
   for (const std::string& spec : specs) {
@@ -93,6 +129,13 @@ Expected<OptionValue> parseInputSpecs(const std::vector<std::string>& specs) {
       const size_t equals = item.find('=');
       const size_t open = item.find('[');
       if (equals == std::string::npos || equals == 0) return bad("missing NAME=");
+      if (open == std::string::npos) {
+        const OptionValue value = scalarFromText(item.substr(equals + 1));
+        if (value.isInt() || value.isFloat() || value.isBool()) {
+          inputs.emplace_back(item.substr(0, equals), json::map({{"value", value}}));
+          continue;
+        }
+      }
       if (open == std::string::npos || open < equals || item.back() != ']') return bad("missing [shape]");
       const std::string name = item.substr(0, equals);
       const std::string dtypeText = item.substr(equals + 1, open - equals - 1);
@@ -200,6 +243,13 @@ Expected<PipelineConfig> buildConvertConfig(const ConvertArgs& args, const Regis
     TP_ASSIGN_OR_RETURN(OptionValue inputs, parseInputSpecs(args.inputs));
     rawInput.emplace_back("inputs", std::move(inputs));
   }
+  if (!args.method.empty()) rawInput.emplace_back("method", json::string(args.method));
+  if (!args.submodule.empty()) rawInput.emplace_back("submodule", json::string(args.submodule));
+  if (!args.state.empty()) rawInput.emplace_back("state", json::string(args.state));
+  if (!args.constants.empty()) {
+    TP_ASSIGN_OR_RETURN(OptionValue constants, parseConstants(args.constants));
+    rawInput.emplace_back("constants", std::move(constants));
+  }
   config.input.raw = json::map(std::move(rawInput));
 
   if (toOnnx) {
@@ -212,6 +262,15 @@ Expected<PipelineConfig> buildConvertConfig(const ConvertArgs& args, const Regis
     }
     lower.rawOptions = options.empty() ? OptionValue() : json::map(std::move(options));
     config.steps.push_back(std::move(lower));
+  }
+  if (args.optimizeLevel > 0) {
+    PipelineStep optimize;
+    optimize.name = std::string(kOptimizePreset);
+    optimize.where = flagLocation("--optimize");
+    OptionValue::Map options;
+    options.emplace_back("level", OptionValue(json::integer(args.optimizeLevel).data(), flagLocation("--optimize")));
+    optimize.rawOptions = json::map(std::move(options));
+    config.steps.push_back(std::move(optimize));
   }
   if (!args.passes.empty()) {
     TP_ASSIGN_OR_RETURN(std::vector<PipelineStep> passes, parsePipelineText(args.passes, "--passes"));
@@ -242,7 +301,7 @@ Command addConvertCommand(CLI::App& parent, GlobalOptions& globals) {
   CLI::App* command = parent.add_subcommand(
       "convert",
       "Convert IN to OUT (format from OUT's extension) through the pipeline\n"
-      "[lower-to-onnx{opset}], --passes, save-<format>{path, ...}, validated like a YAML pipeline");
+      "[lower-to-onnx{opset}], optimize{level}, --passes, save-<format>{path, ...}, validated like a YAML pipeline");
   command->add_option("in", args->input, "Input model (format sniffed from its content)")
       ->required()
       ->type_name("IN");
@@ -265,11 +324,34 @@ Command addConvertCommand(CLI::App& parent, GlobalOptions& globals) {
       ->type_name("NAME:AXIS=SYM,...")
       ->delimiter(',')
       ->allow_extra_args(false);
-  command->add_option("--passes", args->passes, "Steps to run between lowering and saving, in pipeline text form")
+  command->add_option("-O,--optimize", args->optimizeLevel,
+                      "Optimization level of the optimize preset run after lowering (0 = off; see `torchport passes "
+                      "optimize`)")
+      ->type_name("LEVEL")
+      ->default_val(kDefaultOptimizeLevel)
+      ->check(CLI::Range(int64_t{0}, int64_t{kMaxOptimizeLevel}));
+  command->add_option("--passes", args->passes,
+                      "Steps to run after the optimize preset and before saving, in pipeline text form")
       ->type_name("PIPELINE");
-  command->add_option("--inputs", args->inputs, "Input types: 'input=f32[batch,3,224,224],mask=bool[batch,16]'")
+  command->add_option("--inputs", args->inputs,
+                      "Input types: 'input=f32[batch,3,224,224],mask=bool[batch,16]'; NAME=NUMBER gives a scalar "
+                      "argument's example value")
       ->type_name("NAME=TYPE,...")
       ->allow_extra_args(false);
+  command->add_option("--method", args->method, "TorchScript: the method that becomes the graph (default forward)")
+      ->type_name("NAME");
+  command->add_option("--submodule", args->submodule,
+                      "TorchScript: export the method of this submodule (dotted path, e.g. _model)")
+      ->type_name("PATH");
+  command->add_option("--constant", args->constants,
+                      "TorchScript: bind a non-tensor argument to a value, e.g. --constant sr=16000 (repeatable)")
+      ->type_name("NAME=VALUE")
+      ->allow_extra_args(false);
+  command->add_option("--state", args->state,
+                      "TorchScript: assigned module attributes become state_in/state_out (explicit, default) or "
+                      "constants (frozen)")
+      ->type_name("explicit|frozen")
+      ->check(CLI::IsMember({"explicit", "frozen"}));
   command->add_option("--plugin", args->plugins, "Load this plugin file (repeatable)")
       ->type_name("FILE")
       ->allow_extra_args(false);

@@ -310,6 +310,27 @@ begin "convert --json"
 run convert "$DEMO_MODEL" -o conv6/m.tpir --json
 expect_rc 0 && expect_json_stdout && expect_stdout '"written": true' && expect_file conv6/m.tpir && pass
 
+# torch.save files (torchscript plugin): inspect lists a state_dict; a hostile pickle is
+# refused without running (its payload would create $WORK/pwned).
+if "$PYTHON" -c 'import torch' 2>/dev/null; then
+  "$PYTHON" - "$WORK" <<'PY'
+import os, sys, torch
+work = sys.argv[1]
+class Evil:
+    def __reduce__(self):
+        return (os.system, ("touch " + os.path.join(work, "pwned"),))
+torch.save({"fc.weight": torch.zeros(2, 3)}, os.path.join(work, "sd.pth"), _use_new_zipfile_serialization=False)
+torch.save({"w": torch.ones(1), "x": Evil()}, os.path.join(work, "evil.pth"))
+PY
+  begin "inspect a legacy state_dict"
+  run inspect sd.pth
+  expect_rc 0 && expect_stdout 'fc\.weight: f32\[2,3\]' && pass
+
+  begin "inspect refuses a hostile pickle without running it"
+  run inspect evil.pth
+  expect_rc 3 && expect_stderr 'posix\.system' && expect_missing pwned && pass
+fi
+
 echo
 echo "$((checks - failures))/$checks CLI checks passed"
 [ "$failures" -eq 0 ]

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "kernels/onnx_shape_kernels.h"
+#include "passes/custom_op.h"
 #include "passes/passes.h"
 #include "torchport/files.h"
 #include "torchport/text_ir.h"
@@ -132,6 +133,8 @@ Status registerKernels(Registry& registry) {
 
 Status registerAll(Registry& registry) {
   for (const CorePass& pass : kCorePasses) TP_RETURN_IF_ERROR(registry.addPass(pass.info(), pass.run));
+  // custom-op's pre-run check resolves the ops a decomposition uses against the registry.
+  TP_RETURN_IF_ERROR(registry.addPass(customOpInfo(), runCustomOp, customOpValidator(registry)));
   TP_RETURN_IF_ERROR(registry.addImporter(tpirImporterInfo(), sniffTextualIr, importTextualIr));
   TP_RETURN_IF_ERROR(registry.addExporter(saveIrInfo(), "tpir", {".tpir"}, saveIr));
   TP_RETURN_IF_ERROR(registerKernels(registry));

@@ -8,8 +8,10 @@
 // rewired (replaceAllUsesWith, so graph output names stay) and the old node is erased.
 //
 // Conventions:
-//  - Nodes already in the target domain are kept. prim::Constant is the IR's universal
-//    constant: converted when a converter for it exists, kept otherwise.
+//  - Nodes already in the target domain are kept, and so are nodes in the custom domains
+//    declared for the target in the session state "<target>.domain_versions" (custom-op).
+//    prim::Constant is the IR's universal constant: converted when a converter for it
+//    exists, kept otherwise.
 //  - When a converter maps a graph output to a value that cannot take over the output's
 //    name (a graph input, or another graph output), a `<target>::Identity` node is
 //    inserted between them (ONNX has Identity; other targets must map to fresh values).
@@ -64,7 +66,20 @@ const Options& optionsOf(const LoweringRequest& request) {
   return request.options != nullptr ? *request.options : empty;
 }
 
-bool needsConversion(const Node& node, std::string_view target) { return node.domain() != target; }
+// Custom domains the target keeps as they are (see lowering.h): nodes in them are final.
+using KeptDomains = std::set<std::string, std::less<>>;
+
+bool needsConversion(const Node& node, std::string_view target, const KeptDomains& kept) {
+  return node.domain() != target && !kept.contains(node.domain());
+}
+
+KeptDomains keptDomainsOf(const PassContext& context, std::string_view target) {
+  KeptDomains kept;
+  if (auto domains = context.state<std::map<std::string, int64_t>>(std::string(target) + ".domain_versions")) {
+    for (const auto& [domain, version] : *domains) kept.insert(domain);
+  }
+  return kept;
+}
 
 template <class Visit>
 void forEachNodeDeep(const Graph& graph, const Visit& visit) {
@@ -106,11 +121,13 @@ std::string unsupportedMessage(const std::vector<UnsupportedOp>& ops, const Lowe
 
 }  // namespace
 
-std::vector<UnsupportedOp> findUnsupportedOps(const Graph& graph, const Registry& registry,
-                                              const LoweringRequest& request) {
+namespace {
+
+std::vector<UnsupportedOp> findUnsupportedOpsKeeping(const Graph& graph, const Registry& registry,
+                                                     const LoweringRequest& request, const KeptDomains& kept) {
   std::map<std::string, UnsupportedOp, std::less<>> byKind;  // sorted by kind: stable messages
   forEachNodeDeep(graph, [&](const Node& node) {
-    if (!needsConversion(node, request.target)) return;
+    if (!needsConversion(node, request.target, kept)) return;
     if (registry.findConverter(node.kind(), request.target, request.version) != nullptr) return;
     if (node.isConstant()) return;  // constants are kept when nobody converts them
     auto [it, inserted] = byKind.try_emplace(node.kind());
@@ -129,6 +146,13 @@ std::vector<UnsupportedOp> findUnsupportedOps(const Graph& graph, const Registry
   return result;
 }
 
+}  // namespace
+
+std::vector<UnsupportedOp> findUnsupportedOps(const Graph& graph, const Registry& registry,
+                                              const LoweringRequest& request) {
+  return findUnsupportedOpsKeeping(graph, registry, request, KeptDomains());
+}
+
 // ---------------------------------------------------------------------------------------
 // lowerGraph
 // ---------------------------------------------------------------------------------------
@@ -136,7 +160,8 @@ namespace {
 
 class Lowering {
  public:
-  Lowering(PassContext& context, const LoweringRequest& request) : context_(context), request_(request) {}
+  Lowering(PassContext& context, const LoweringRequest& request, KeptDomains kept)
+      : context_(context), request_(request), kept_(std::move(kept)) {}
 
   Status lower(Graph& graph) {
     for (Node* node : graph.nodeSnapshot()) {
@@ -154,7 +179,7 @@ class Lowering {
 
  private:
   Status convert(Node& node) {
-    if (!needsConversion(node, request_.target)) return Status::ok();
+    if (!needsConversion(node, request_.target, kept_)) return Status::ok();
     const ConverterEntry* converter =
         context_.registry().findConverter(node.kind(), request_.target, request_.version);
     if (converter == nullptr) {
@@ -204,19 +229,21 @@ class Lowering {
 
   PassContext& context_;
   const LoweringRequest& request_;
+  KeptDomains kept_;
   size_t converted_ = 0;
 };
 
 }  // namespace
 
 Status lowerGraph(Graph& graph, PassContext& context, const LoweringRequest& request) {
-  std::vector<UnsupportedOp> unsupported = findUnsupportedOps(graph, context.registry(), request);
+  KeptDomains kept = keptDomainsOf(context, request.target);
+  std::vector<UnsupportedOp> unsupported = findUnsupportedOpsKeeping(graph, context.registry(), request, kept);
   if (!unsupported.empty()) return Status::unsupported(unsupportedMessage(unsupported, request));
 
   size_t total = 0;
   forEachNodeDeep(graph, [&](const Node&) { ++total; });
   context.progress().start("lowering to " + std::string(request.target), total);
-  Lowering lowering(context, request);
+  Lowering lowering(context, request, std::move(kept));
   Status status = lowering.lower(graph);
   context.progress().finish();
   if (lowering.converted() > 0) context.setChanged();

@@ -35,6 +35,7 @@ Status registerOnnxPlugin(Registry& registry) {
       elementwiseConverters(), activationConverters(), convPoolConverters(), normalizationConverters(),
       linearConverters(),      reduceConverters(),     shapeConverters(),   creationConverters(),
       primConverters(),        attentionConverters(),  recurrentConverters(),
+      spectralConverters(),    quantizedConverters(),
   };
   for (const auto& table : tables) TP_RETURN_IF_ERROR(registerConverters(registry, table));
   return Status::ok();

@@ -34,7 +34,7 @@ import cases  # noqa: E402  (after sys.path so custom_models resolves too)
 # What decides a model's fixture content: these sources, its own cases.py entry
 # (case_fingerprint) and the torch/torchvision versions. Locking, logging and the CLI of this
 # file are deliberately not part of it, so editing them regenerates nothing.
-GENERATOR_SOURCES = ("custom_models.py",)
+GENERATOR_SOURCES = ("custom_models.py", "quantized_models.py")
 GENERATOR_FUNCTIONS = ("safe_file_name", "model_seed", "randomize_for_inference", "flatten_outputs", "save_npy",
                        "generate")
 
@@ -52,7 +52,7 @@ def describe_callable(fn) -> str:
 def case_fingerprint(case: cases.Case) -> str:
     return repr((case.name, describe_callable(case.factory), describe_callable(case.inputs),
                  tuple(case.input_names), tuple(case.output_names), sorted(case.axes().items()),
-                 case.modes, case.batches, case.rtol))
+                 case.modes, case.batches, case.rtol, case.mobile))
 
 
 def generator_hash(case: cases.Case) -> str:
@@ -177,6 +177,12 @@ def generate(case: cases.Case, model_dir: Path, gen_hash: str) -> dict:
                 module = torch.jit.trace(model, trace_inputs, strict=False, check_trace=False)
             else:
                 module = torch.jit.script(model)
+            if case.mobile:
+                # XNNPACK prepacked ops (prepacked::conv2d_clamp_run...), as apps ship them; the
+                # lite-interpreter file is kept next to it for the .ptl import tests.
+                from torch.utils.mobile_optimizer import optimize_for_mobile
+                module = optimize_for_mobile(module)
+                module._save_for_lite_interpreter(str(tmp_dir / f"{mode}.ptl"))
             path = tmp_dir / f"{mode}.pt"
             module.save(str(path))
             del module

@@ -42,6 +42,7 @@
 //   - (aten) the input or the output is mutated in place by some user: an op that copies
 //     (clone, contiguous, to, mul by 1...) separates the two tensors, removing it would let
 //     the mutation reach the other one.
+#include <algorithm>
 #include <cmath>
 #include <optional>
 #include <string>
@@ -327,6 +328,13 @@ class IdentityElimination {
       context_.diag().debug("eliminate-identity: kept " + node.describe() + ": a user mutates it in place");
       return Status::ok();
     }
+    if (from->isGraphOutput() && !producedInside(graph, to)) {
+      // ONNX (and ONNX Runtime) require a subgraph's outputs to be computed inside it: an
+      // If branch returning an outer-scope value or a constant keeps its Identity.
+      context_.diag().debug("eliminate-identity: kept " + node.describe() +
+                            ": its input is not computed in the graph that returns it");
+      return Status::ok();
+    }
     if (!graph.canReplaceAllUsesWith(from, to)) {
       context_.diag().debug("eliminate-identity: kept " + node.describe() +
                             ": removing it would rename or merge graph inputs/outputs");
@@ -337,6 +345,12 @@ class IdentityElimination {
     TP_RETURN_IF_ERROR(graph.eraseNode(&node));
     ++removed_;
     return Status::ok();
+  }
+
+  static bool producedInside(const Graph& graph, const Value* value) {
+    if (const Node* producer = value->producer()) return producer->owningGraph() == &graph && !producer->isConstant();
+    const auto inputs = graph.inputs();
+    return std::find(inputs.begin(), inputs.end(), value) != inputs.end();
   }
 
   PassContext& context_;

@@ -19,6 +19,8 @@ std::span<const ConverterSpec> creationConverters();       // creation.cpp
 std::span<const ConverterSpec> primConverters();           // prim_ops.cpp (lists, tuples, scalars, control flow)
 std::span<const ConverterSpec> attentionConverters();      // attention.cpp
 std::span<const ConverterSpec> recurrentConverters();      // recurrent.cpp
+std::span<const ConverterSpec> spectralConverters();       // spectral.cpp (stft, view_as_real)
+std::span<const ConverterSpec> quantizedConverters();      // quantized.cpp (QDQ form)
 
 // Building blocks shared across families.
 // Layer norm over the last normalizedShape.size() dims (LayerNormalization from opset 17,

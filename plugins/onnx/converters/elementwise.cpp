@@ -89,6 +89,15 @@ Status lowerArith(Lowering& l, Arith kind) {
   }
   const Type& outType = l.output()->type();
   if (outType.kind() == Type::Kind::List) {
+    if (kind == Arith::Mul && (outType.elements().empty() || outType.elements()[0].kind() == Type::Kind::Int)) {
+      // aten::mul.left_t(int[] l, int n): repetition, e.g. `[1] * (3 - x.dim())` in torch.stft.
+      auto count = staticInt(l.input(1));
+      if (!count) return l.unsupported("repeating a list a number of times that is not a constant");
+      TP_TRY(Value * list, l.asI64List(l.input(0)));
+      std::vector<Value*> copies(static_cast<size_t>(std::max<int64_t>(*count, 0)), list);
+      l.setOutput(0, copies.empty() ? l.i64s({}) : l.concatLists(copies));
+      return Status::ok();
+    }
     if (kind != Arith::Add) return l.unsupported("arithmetic on lists");
     if (!outType.elements().empty() && outType.elements()[0].kind() != Type::Kind::Int)
       return l.unsupported("concatenating lists of " + outType.elements()[0].toString() + " (only int lists are supported)");

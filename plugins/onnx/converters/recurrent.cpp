@@ -1,5 +1,6 @@
 // Recurrent layers: aten::lstm / gru / rnn_tanh / rnn_relu (the `.input` overloads, i.e.
-// padded, not packed sequences) -> one ONNX LSTM / GRU / RNN per layer.
+// padded, not packed sequences) -> one ONNX LSTM / GRU / RNN per layer; single steps
+// aten::lstm_cell / gru_cell -> elementwise decomposition (see lowerLstmCell).
 //
 // Gate order differs: PyTorch LSTM rows are (i, f, g, o), ONNX (i, o, f, c); PyTorch GRU
 // (r, z, n), ONNX (z, r, h) with linear_before_reset=1 (PyTorch applies the reset gate
@@ -151,11 +152,76 @@ Status lowerGru(Lowering& l) { return lowerRecurrent(l, {"GRU", 3, {1, 0, 2}, fa
 Status lowerRnnTanh(Lowering& l) { return lowerRecurrent(l, {"RNN", 1, {0}, false, "Tanh"}); }
 Status lowerRnnRelu(Lowering& l) { return lowerRecurrent(l, {"RNN", 1, {0}, false, "Relu"}); }
 
+// ---- single time steps (nn.LSTMCell / nn.GRUCell, and scripted loops over them) ----
+// Decomposed into MatMul/Gemm + elementwise ops rather than a one-step ONNX LSTM / GRU:
+// the cell's input is [batch, in] with no sequence axis, and the gates map 1:1.
+//   gates_x = x @ w_ih^T + b_ih,  gates_h = h @ w_hh^T + b_hh   (biases optional)
+// lstm_cell(x, [h, c], w_ih, w_hh, b_ih, b_hh) -> (h', c'), gate blocks (i, f, g, o):
+//   c' = sigmoid(f) * c + sigmoid(i) * tanh(g),  h' = sigmoid(o) * tanh(c')
+// gru_cell(x, h, w_ih, w_hh, b_ih, b_hh) -> h', gate blocks (r, z, n):
+//   r = sigmoid(x_r + h_r), z = sigmoid(x_z + h_z), n = tanh(x_n + r * h_n)
+//   h' = (1 - z) * n + z * h = n + z * (h - n)
+Expected<Value*> cellProjection(Lowering& l, Value* x, size_t weightAt, size_t biasAt) {
+  Value* bias = l.numInputs() > biasAt && !l.isNoneArg(biasAt) ? l.input(biasAt) : nullptr;
+  return emitLinear(l, x, l.input(weightAt), bias);
+}
+
+Value* binary(Lowering& l, std::string_view op, Value* a, Value* b) {
+  return l.op(op, {a, b}).type(tensorType(dtypeOf(a), shapeOf(a)));
+}
+Value* unary(Lowering& l, std::string_view op, Value* a) { return l.op(op, {a}).type(tensorType(dtypeOf(a), shapeOf(a))); }
+
+Status lowerLstmCell(Lowering& l) {
+  TP_RETURN_IF_ERROR(l.needInputs(4));
+  auto hx = listElements(l.input(1));
+  if (!hx || hx->size() != 2) return l.unsupported("lstm_cell state that is not an [h, c] list built in the graph");
+  auto hidden = staticDimOf(l.input(3), 1);  // w_hh: [4H, H]
+  if (!hidden) return l.unsupported("lstm_cell weights of unknown shape");
+  const int64_t H = *hidden;
+  TP_TRY(Value * x, l.asTensor(l.input(0)));
+  TP_TRY(Value * h, l.asTensor((*hx)[0]));
+  TP_TRY(Value * c, l.asTensor((*hx)[1]));
+  TP_TRY(Value * fromX, cellProjection(l, x, 2, 4));
+  TP_TRY(Value * fromH, cellProjection(l, h, 3, 5));
+  Value* gates = binary(l, "Add", fromX, fromH);
+  Value* in = unary(l, "Sigmoid", l.slice(gates, -1, 0, H));
+  Value* forget = unary(l, "Sigmoid", l.slice(gates, -1, H, 2 * H));
+  Value* cell = unary(l, "Tanh", l.slice(gates, -1, 2 * H, 3 * H));
+  Value* out = unary(l, "Sigmoid", l.slice(gates, -1, 3 * H, 4 * H));
+  TP_TRY(c, l.castLike(c, forget));
+  Value* c1 = binary(l, "Add", binary(l, "Mul", forget, c), binary(l, "Mul", in, cell));
+  Value* h1 = binary(l, "Mul", out, unary(l, "Tanh", c1));
+  l.setOutput(0, h1);
+  if (l.node().numOutputs() > 1) l.setOutput(1, c1);
+  return Status::ok();
+}
+
+Status lowerGruCell(Lowering& l) {
+  TP_RETURN_IF_ERROR(l.needInputs(4));
+  auto hidden = staticDimOf(l.input(3), 1);  // w_hh: [3H, H]
+  if (!hidden) return l.unsupported("gru_cell weights of unknown shape");
+  const int64_t H = *hidden;
+  TP_TRY(Value * x, l.asTensor(l.input(0)));
+  TP_TRY(Value * h, l.asTensor(l.input(1)));
+  TP_TRY(Value * fromX, cellProjection(l, x, 2, 4));
+  TP_TRY(Value * fromH, cellProjection(l, h, 3, 5));
+  Value* reset = unary(l, "Sigmoid", binary(l, "Add", l.slice(fromX, -1, 0, H), l.slice(fromH, -1, 0, H)));
+  Value* update = unary(l, "Sigmoid", binary(l, "Add", l.slice(fromX, -1, H, 2 * H), l.slice(fromH, -1, H, 2 * H)));
+  Value* candidate = unary(l, "Tanh", binary(l, "Add", l.slice(fromX, -1, 2 * H, 3 * H),
+                                              binary(l, "Mul", reset, l.slice(fromH, -1, 2 * H, 3 * H))));
+  TP_TRY(h, l.castLike(h, candidate));
+  l.setOutput(0, binary(l, "Add", candidate, binary(l, "Mul", update, binary(l, "Sub", h, candidate))));
+  return Status::ok();
+}
+
 constexpr ConverterSpec kTable[] = {
     {"aten::lstm", kMinOpset, kMaxOpset, "one ONNX LSTM per layer (gates reordered i,o,f,c)", lowerLstm},
     {"aten::gru", kMinOpset, kMaxOpset, "one ONNX GRU per layer (gates z,r,h; linear_before_reset=1)", lowerGru},
     {"aten::rnn_tanh", kMinOpset, kMaxOpset, "one ONNX RNN per layer (Tanh)", lowerRnnTanh},
     {"aten::rnn_relu", kMinOpset, kMaxOpset, "one ONNX RNN per layer (Relu)", lowerRnnRelu},
+    {"aten::lstm_cell", kMinOpset, kMaxOpset, "one LSTM step: Gemm/MatMul + Sigmoid/Tanh (gates i,f,g,o)",
+     lowerLstmCell},
+    {"aten::gru_cell", kMinOpset, kMaxOpset, "one GRU step: Gemm/MatMul + Sigmoid/Tanh (gates r,z,n)", lowerGruCell},
 };
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "jit_bridge.h"
+#include "packed_params.h"
 
 namespace torchport::torchscript {
 
@@ -528,12 +529,21 @@ class Converter {
       return construct->addOutput(std::move(constructType), freshName(target, hint));
     }
     if (value.isObject()) {
+      // Quantized packed params become a tuple of tensors (packed_params.h).
+      std::string packedProblem;
+      if (std::optional<c10::IValue> unpacked = unpackQuantizedParams(value, packedProblem)) {
+        return emitConstant(*unpacked, unpacked->type(), target, origin, hint);
+      }
       // Name the op that takes the object: the constant itself has no useful provenance.
       auto named = value.type()->cast<c10::NamedType>();
       const std::string className = named && named->name() ? named->name()->qualifiedName() : value.type()->repr_str();
       const jit::Node* user = origin;
       if (origin != nullptr && origin->outputs().size() == 1 && !origin->output()->uses().empty()) {
         user = origin->output()->uses().front().user;
+      }
+      if (!packedProblem.empty()) {
+        unsupported(user, "takes a constant object that " + packedProblem);
+        return nullptr;
       }
       unsupported(user, "takes a constant object of class " + className +
                             "; custom-class objects (quantized packed params, user classes) cannot be imported. "

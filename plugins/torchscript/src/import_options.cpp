@@ -131,6 +131,22 @@ std::vector<OptionSpec> importerOptionSpecs() {
       "float32. Without `inputs`, names are the argument names and shapes are unknown."));
   specs.push_back(makeSpec("method", OptionType::String, stringValue("forward"),
                            "Method of the scripted module that becomes the graph."));
+  specs.push_back(makeSpec("submodule", OptionType::String, stringValue(""),
+                           "Dotted attribute path of a submodule (e.g. _model) whose `method` becomes the graph "
+                           "instead of the top-level module's."));
+  specs.push_back(makeSpec(
+      "constants", OptionType::Any, {},
+      "Non-tensor arguments bound to a value, e.g. {sr: 16000}: the argument disappears from the graph's inputs "
+      "and the branches that test it fold. Values: int, float, bool, string or null (None)."));
+  {
+    OptionSpec state = makeSpec(
+        "state", OptionType::String, stringValue("explicit"),
+        "Module attributes the method assigns (a stateful forward): `explicit` makes each one a graph input "
+        "state_in.NAME and output state_out.NAME (feed the outputs back on the next call); `frozen` takes their "
+        "current values as constants and drops the assignments.");
+    state.choices = {"explicit", "frozen"};
+    specs.push_back(std::move(state));
+  }
   specs.push_back(makeSpec(
       "infer_shapes", OptionType::Bool, boolValue(true),
       "Learn every value's shape and dtype by running the graph on shape-only (meta) tensors built from "
@@ -139,6 +155,18 @@ std::vector<OptionSpec> importerOptionSpecs() {
       "remove_exception_checks", OptionType::Bool, boolValue(true),
       "Drop input checks that raise (e.g. BatchNorm's 'expected 4D input'): the `if` keeps only the branch that "
       "does not raise, as torch.onnx does. Exported models then no longer validate their inputs."));
+  specs.push_back(makeSpec(
+      "weights", OptionType::String, {},
+      "A state_dict file (torch.save(model.state_dict(), \"model.pth\"); zip or legacy format) bound onto the model "
+      "by parameter name before anything else. Read without running code: pickled models and other classes are "
+      "refused. Tensors saved on a GPU are loaded to the CPU."));
+  specs.push_back(makeSpec("weights_key", OptionType::String, {},
+                           "The entry of a checkpoint dictionary that holds the state_dict, e.g. model_state_dict "
+                           "(dots walk nested dictionaries)."));
+  specs.push_back(makeSpec(
+      "strict", OptionType::Bool, boolValue(true),
+      "With weights: every parameter and buffer must be in the file with the same shape and dtype, and nothing "
+      "else (one error lists all differences). false binds what matches and reports the rest."));
   return specs;
 }
 
@@ -146,8 +174,35 @@ Expected<ImportSettings> parseImportSettings(const Options& options) {
   ImportSettings settings;
   settings.method = options.getString("method", "forward");
   if (settings.method.empty()) return Status::input("input: method must name a method of the module, e.g. forward");
+  settings.submodule = options.getString("submodule", "");
+  const std::string state = options.getString("state", "explicit");
+  if (state == "frozen") {
+    settings.state = ImportSettings::StateMode::Frozen;
+  } else if (state != "explicit") {
+    return Status::input("input: state must be explicit or frozen (got '" + state + "')");
+  }
+  if (const OptionValue* constants = options.get("constants"); constants != nullptr && !constants->isNull()) {
+    if (!constants->isMap()) {
+      return Status::input(at(constants->where()) + "constants must be a map from argument name to value, e.g. "
+                           "constants: {sr: 16000} (got " + constants->typeName() + ")");
+    }
+    for (const auto& [name, value] : constants->asMap()) {
+      if (value.isList() || value.isMap()) {
+        return Status::input(at(locationOf(value, constants->where())) + "constants." + name +
+                             " must be an int, float, bool, string or null (got " + value.typeName() + ")");
+      }
+      settings.constants.emplace_back(name, value);
+    }
+  }
   settings.inferShapes = options.getBool("infer_shapes", true);
   settings.removeExceptionChecks = options.getBool("remove_exception_checks", true);
+  settings.weights = options.getString("weights", "");
+  settings.weightsKey = options.getString("weights_key", "");
+  settings.strictWeights = options.getBool("strict", true);
+  if (const OptionValue* weights = options.get("weights"); weights != nullptr) settings.weightsWhere = weights->where();
+  if (settings.weights.empty() && !settings.weightsKey.empty()) {
+    return Status::input("input: weights_key selects an entry of the weights file; set input: weights: too");
+  }
 
   const OptionValue* inputs = options.get("inputs");
   if (inputs == nullptr || inputs->isNull()) return settings;

@@ -7,6 +7,9 @@
 //       image: {shape: [batch, 3, 224, 224], dtype: float32}
 //       steps: {value: 4}           # a scalar argument: example value for shape inference
 //     method: forward               # the method that becomes the graph
+//     submodule: _model             # export _model.<method> instead of the top module
+//     constants: {sr: 16000}        # bind non-tensor arguments; branches on them fold
+//     state: explicit               # assigned attributes -> state_in.X / state_out.X
 //     infer_shapes: true            # run the graph on meta tensors to learn shapes
 //     remove_exception_checks: true # assume `raise` branches are never taken
 #pragma once
@@ -14,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "torchport/ir.h"
@@ -37,8 +41,23 @@ struct ImportSettings {
   std::vector<InputDeclaration> inputs;  // empty: names and types come from the model
   SourceLocation inputsWhere;
   std::string method = "forward";
+  // `submodule: _model`: export a method of this submodule (dotted attribute path) instead
+  // of the top-level module (argument_binding.h).
+  std::string submodule;
+  // `constants: {sr: 16000}`: arguments bound to a value and folded away (argument_binding.h).
+  std::vector<std::pair<std::string, OptionValue>> constants;
+  // `state: explicit|frozen`: what becomes of module attributes the method assigns
+  // (state_lifting.h).
+  enum class StateMode { Explicit, Frozen };
+  StateMode state = StateMode::Explicit;
   bool inferShapes = true;
   bool removeExceptionChecks = true;
+  // `weights: model.pth` (+ `weights_key:`, `strict:`): a state_dict bound onto the loaded
+  // module by parameter name (state_dict_binding.h). Empty: the model's own weights.
+  std::string weights;
+  std::string weightsKey;
+  bool strictWeights = true;
+  SourceLocation weightsWhere;
 };
 
 // Option specs registered with the importer.

@@ -1,7 +1,9 @@
 // What the torchscript plugin adds to the registry (an explicit list, no static
 // initializers). Kept apart from the entry point so that tests can register it directly.
 #include "import_options.h"
+#include "save_torchscript.h"
 #include "sniff.h"
+#include "state_dict_formats.h"
 #include "torchscript_importer.h"
 
 namespace torchport::torchscript {
@@ -12,7 +14,11 @@ Status registerTorchScriptPlugin(Registry& registry) {
   info.summary = "TorchScript modules (torch.jit.script / torch.jit.trace, saved with torch.jit.save)";
   info.extensions = torchScriptExtensions();
   info.options = importerOptionSpecs();
-  return registry.addImporter(std::move(info), sniffTorchScript, importTorchScript, validateImportOptions);
+  TP_RETURN_IF_ERROR(registry.addImporter(std::move(info), sniffTorchScript, importTorchScript, validateImportOptions));
+  TP_RETURN_IF_ERROR(registry.addImporter(stateDictImporterInfo(), sniffStateDict, importStateDict));
+  TP_RETURN_IF_ERROR(registry.addExporter(saveStateDictInfo(), "state_dict", {".pth"}, runSaveStateDict));
+  return registry.addExporter(saveTorchScriptInfo(), "torchscript", {".pt", ".ptl"}, runSaveTorchScript,
+                              validateSaveTorchScriptOptions);
 }
 
 }  // namespace torchport::torchscript

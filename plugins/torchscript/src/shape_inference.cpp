@@ -214,6 +214,9 @@ class MetaInterpreter {
       runLoop(node);
       return;
     }
+    // Messages only (the interpreter implements them itself, no operator to call); they
+    // produce nothing a shape depends on.
+    if (kind == c10::aten::warn || kind == c10::prim::Print) return;
     std::vector<c10::IValue> results = execute(node);
     for (size_t i = 0; i < node->outputs().size(); ++i) {
       bind(node->outputs()[i], mapTensors(results[i], shrink));

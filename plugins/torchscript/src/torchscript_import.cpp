@@ -16,7 +16,10 @@
 #include <map>
 #include <set>
 
+#include "argument_binding.h"
 #include "jit_bridge.h"
+#include "state_dict_binding.h"
+#include "state_lifting.h"
 #include "torchport/files.h"
 #include "torchscript_importer.h"
 
@@ -98,6 +101,15 @@ Expected<ArchiveFacts> inspectArchive(const fs::path& path) {
                            "model with torch.jit.script(model).save(\"model.pt\") or torch.jit.trace(...).save(...); "
                            "a whole pickled nn.Module is refused because loading it would run pickle code");
     }
+    // Lite-interpreter files saved with _use_flatbuffer=True: a flatbuffer tagged "PTMF".
+    const bool flatbufferMobile = head.size() >= 8 && std::to_integer<char>(head[4]) == 'P' &&
+                                  std::to_integer<char>(head[5]) == 'T' && std::to_integer<char>(head[6]) == 'M' &&
+                                  std::to_integer<char>(head[7]) == 'F';
+    if (flatbufferMobile) {
+      return Status::input(file + ": is a flatbuffer lite-interpreter file (mobile bytecode only, no TorchScript "
+                           "graph); torchport converts TorchScript graphs. Export the model with torch.jit.save "
+                           "(model.save(\"model.pt\")), or _save_for_lite_interpreter without _use_flatbuffer");
+    }
     return Status::input(file + ": is not a TorchScript file: TorchScript files are zip archives written by "
                          "torch.jit.save (they start with 'PK'), this one is not a zip archive");
   }
@@ -107,6 +119,12 @@ Expected<ArchiveFacts> inspectArchive(const fs::path& path) {
     bool hasCode = false;
     for (const std::string& record : reader.getAllRecords()) hasCode = hasCode || record.starts_with("code/");
     const std::string data = readRecord(reader, "data.pkl");
+    if (!hasCode && reader.hasRecord("bytecode.pkl")) {
+      return Status::input(file + ": is a lite-interpreter (mobile bytecode) file without the TorchScript code it "
+                           "was made from; torchport converts TorchScript graphs. Export the model with "
+                           "torch.jit.save (model.save(\"model.pt\")); .ptl files from _save_for_lite_interpreter "
+                           "that keep their code/ folder (PyTorch's default) load directly");
+    }
     if (!hasCode && !reader.hasRecord("constants.pkl")) {
       if (!data.empty()) return Status::input(file + ": is " + describeTorchSavePickle(data));
       return Status::input(file + ": is a zip archive but not a TorchScript module (it has no code/ folder and no "
@@ -323,30 +341,43 @@ std::optional<std::vector<std::pair<std::string, jit::Value*>>> returnedDictEntr
 
 // Tuple/list/dict returned as such are unpacked: output.0, output.1.0, output.KEY.
 void flattenOutput(jit::Value* value, const std::string& name, std::vector<NamedValue>& leaves,
-                   std::vector<jit::Node*>& deadWrites) {
+                   std::vector<jit::Node*>& deadWrites, std::vector<std::string>& droppedNone) {
   jit::Node* producer = value->node();
   const bool onlyReturned = value->uses().size() == 1;
   if (onlyReturned && (producer->kind() == c10::prim::TupleConstruct || producer->kind() == c10::prim::ListConstruct)) {
     for (size_t i = 0; i < producer->inputs().size(); ++i) {
-      flattenOutput(producer->inputs()[i], name + "." + std::to_string(i), leaves, deadWrites);
+      flattenOutput(producer->inputs()[i], name + "." + std::to_string(i), leaves, deadWrites, droppedNone);
     }
     return;
   }
   if (value->type()->kind() == c10::TypeKind::DictType) {
     if (auto entries = returnedDictEntries(value, deadWrites)) {
-      for (const auto& [key, entry] : *entries) flattenOutput(entry, name + "." + key, leaves, deadWrites);
+      for (const auto& [key, entry] : *entries) flattenOutput(entry, name + "." + key, leaves, deadWrites, droppedNone);
       return;
     }
+  }
+  // An output that is always None (e.g. torchvision googlenet's aux logits in eval mode)
+  // carries nothing: ONNX has no None tensor, and the exporters would refuse its type.
+  if (producer->kind() == c10::prim::Constant && value->type()->kind() == c10::TypeKind::NoneType) {
+    droppedNone.push_back(name);
+    return;
   }
   leaves.push_back({name, value});
 }
 
-std::vector<std::string> flattenOutputs(jit::Graph& graph) {
+std::vector<std::string> flattenOutputs(jit::Graph& graph, Diagnostics& diagnostics) {
   std::vector<NamedValue> leaves;
   std::vector<jit::Node*> deadWrites;
+  std::vector<std::string> droppedNone;
   const size_t count = graph.outputs().size();
   for (size_t i = 0; i < count; ++i) {
-    flattenOutput(graph.outputs()[i], count == 1 ? "output" : "output." + std::to_string(i), leaves, deadWrites);
+    flattenOutput(graph.outputs()[i], count == 1 ? "output" : "output." + std::to_string(i), leaves, deadWrites,
+                  droppedNone);
+  }
+  if (!droppedNone.empty()) {
+    std::string names;
+    for (const std::string& name : droppedNone) names += (names.empty() ? "" : ", ") + name;
+    diagnostics.info("torchscript: dropped output(s) that are always None: " + names);
   }
   while (!graph.outputs().empty()) graph.eraseOutput(0);
   std::vector<std::string> names;
@@ -672,7 +703,11 @@ Expected<PreparedGraph> prepare(const jit::Module& frozen, const jit::Module& or
   // Work on a copy: the frozen module stays runnable for later steps.
   prepared.graph = frozen.get_method(settings.method).graph()->copy();
   std::shared_ptr<jit::Graph>& graph = prepared.graph;
+  // input.constants: bound before the cleanup so that branches on them fold.
+  TP_RETURN_IF_ERROR(bindConstantArguments(*graph, frozen.get_method(settings.method).function().getSchema(),
+                                           settings.constants, file));
   cleanUp(graph, settings);
+  flattenDictInputs(*graph, context.diag());
   size_t unpacked = 0;
   unpackOpContexts(*graph, graph->block(), unpacked);
   if (unpacked > 0) {
@@ -680,8 +715,20 @@ Expected<PreparedGraph> prepare(const jit::Module& frozen, const jit::Module& or
     context.diag().info("torchscript: " + std::to_string(unpacked) +
                         " XNNPACK prepacked op(s) (optimize_for_mobile) turned back into aten ops");
   }
-  prepared.outputNames = flattenOutputs(*graph);
+  prepared.outputNames = flattenOutputs(*graph, context.diag());
   prepared.inputNames = flattenInputs(graph, context.diag());
+  // Assigned module attributes -> state_in.X / state_out.X (or constants: state: frozen).
+  TP_ASSIGN_OR_RETURN(LiftedState state, liftModuleState(graph, frozen, settings.method, settings, file, context.diag()));
+  ImportSettings withState = settings;
+  prepared.inputNames.insert(prepared.inputNames.end(), state.inputNames.begin(), state.inputNames.end());
+  prepared.outputNames.insert(prepared.outputNames.end(), state.outputNames.begin(), state.outputNames.end());
+  if (!withState.inputs.empty()) {
+    withState.inputs.insert(withState.inputs.end(), state.declarations.begin(), state.declarations.end());
+  }
+  for (size_t i = 0; i < state.descriptions.size(); ++i) {
+    context.report("torchscript.state." + state.inputNames[i].substr(std::string_view("state_in.").size()),
+                   OptionValue(OptionValue::Data(std::in_place_type<std::string>, state.descriptions[i])));
+  }
   const ParameterPaths paths = resolveParameters(*graph, frozen);
   // Parameters are constants now: `if self.bias is not None` and the like fold.
   jit::ConstantPropagationImmutableTypes(graph);
@@ -690,7 +737,7 @@ Expected<PreparedGraph> prepare(const jit::Module& frozen, const jit::Module& or
   TP_RETURN_IF_ERROR(checkSelfIsGone(*graph, file, *prepared.modulePaths));
   prepared.parametersByData = indexParameters(original);
   prepared.paramNames = nameConstants(*graph, prepared.parametersByData, paths);
-  TP_RETURN_IF_ERROR(applyInputDeclarations(*graph, settings, file, prepared, declarations));
+  TP_RETURN_IF_ERROR(applyInputDeclarations(*graph, withState, file, prepared, declarations));
   return prepared;
 }
 
@@ -727,6 +774,16 @@ Expected<std::unique_ptr<Graph>> importTorchScript(const fs::path& path, PassCon
     context.diag().info("torchscript: " + file + " was saved with tensors on a GPU device; they were loaded to CPU");
   }
   context.report("torchscript.mapped_to_cpu", boolValue(facts.savedOnAccelerator));
+  if (!settings.weights.empty()) {  // input.weights: a state_dict bound by name (state_dict_binding.h)
+    const WeightsBinding binding{context.resolvePath(settings.weights), settings.weightsKey, settings.strictWeights,
+                                 settings.weightsWhere};
+    TP_RETURN_IF_ERROR(bindStateDict(*original, binding, context));
+  }
+  if (!settings.submodule.empty()) {
+    // input.submodule: the submodule's methods become the graph (e.g. _model.forward of a wrapper).
+    TP_ASSIGN_OR_RETURN(jit::Module submodule, findSubmodule(*original, settings.submodule, file));
+    *original = submodule;
+  }
   if (!original->find_method(settings.method)) {
     std::string methods;
     for (const auto& method : original->get_methods()) methods += (methods.empty() ? "" : ", ") + method.name();

@@ -23,6 +23,9 @@ struct LoweringRequest {
 // version and fails with Status::unsupported listing each kind with its count and module
 // paths, and how to add a converter; nothing is changed in that case. Otherwise converts
 // node by node in order; a converter error is returned naming the node.
+// Nodes in the custom domains that earlier steps declared for the target in the session
+// state "<target>.domain_versions" (std::map<std::string, int64_t>, e.g. "onnx.domain_versions"
+// = {com.example: 1}, set by `custom-op` steps) are final too: they are kept as they are.
 Status lowerGraph(Graph& graph, PassContext& context, const LoweringRequest& request);
 
 // Message listing unsupported ops (shared with checks done ahead of a run).
