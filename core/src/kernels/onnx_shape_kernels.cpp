@@ -229,16 +229,26 @@ Tensor i64Vector(const std::vector<int64_t>& values) {
 
 // Copies elements of `source` into a new tensor of `outShape`: output element at multi-index
 // o reads source element `offset + sum_d o[d] * strides[d]`. Strides may be 0 (broadcast) or
-// negative (reversed slices). Transpose, Slice, Expand and Tile are all this one loop.
-Tensor stridedCopy(const Tensor& source, const Shape& outShape, const Shape& strides, int64_t offset) {
-  const size_t size = dtypeSize(source.dtype());
-  const auto count = static_cast<size_t>(product(outShape));
-  std::vector<std::byte> out(count * size);
-  const std::byte* base = source.bytes().data();
-  std::vector<int64_t> index(outShape.size(), 0);
-  for (size_t i = 0; i < count; ++i) {
-    std::memcpy(out.data() + i * size, base + static_cast<size_t>(offset) * size, size);
-    for (size_t d = outShape.size(); d-- > 0;) {
+// negative (reversed slices). Transpose, Slice, Expand and Tile are all this one loop, which
+// runs over whole weight matrices (folded Transpose of linear weights), hence the typed
+// inner loop over the last dim.
+template <typename Word>
+void stridedCopyWords(const Word* base, Word* out, const Shape& outShape, const Shape& strides, int64_t offset,
+                      size_t count) {
+  if (outShape.empty()) {
+    out[0] = base[offset];
+    return;
+  }
+  const size_t rank = outShape.size();
+  const int64_t inner = outShape[rank - 1];
+  const int64_t innerStride = strides[rank - 1];
+  const size_t outer = count / static_cast<size_t>(inner);
+  std::vector<int64_t> index(rank - 1, 0);
+  for (size_t o = 0; o < outer; ++o) {
+    const Word* row = base + offset;
+    for (int64_t k = 0; k < inner; ++k) out[k] = row[k * innerStride];
+    out += inner;
+    for (size_t d = rank - 1; d-- > 0;) {
       if (++index[d] < outShape[d]) {
         offset += strides[d];
         break;
@@ -246,6 +256,38 @@ Tensor stridedCopy(const Tensor& source, const Shape& outShape, const Shape& str
       offset -= strides[d] * (outShape[d] - 1);
       index[d] = 0;
     }
+  }
+}
+
+Tensor stridedCopy(const Tensor& source, const Shape& outShape, const Shape& strides, int64_t offset) {
+  const size_t size = dtypeSize(source.dtype());
+  const auto count = static_cast<size_t>(product(outShape));
+  std::vector<std::byte> out(count * size);
+  if (count == 0 || size == 0) return fromBytes(source.dtype(), outShape, std::move(out));
+  const std::byte* base = source.bytes().data();
+  // Element sizes are 1, 2, 4, 8 or 16 bytes (complex128): copy whole words.
+  const auto copy = [&]<typename Word>(Word*, size_t wordsPerElement) {
+    Shape wordShape = outShape;
+    Shape wordStrides = strides;
+    if (wordsPerElement > 1) {  // an element is several words: add an innermost dim over them
+      wordShape.push_back(static_cast<int64_t>(wordsPerElement));
+      for (int64_t& stride : wordStrides) stride *= static_cast<int64_t>(wordsPerElement);
+      wordStrides.push_back(1);
+    }
+    stridedCopyWords(reinterpret_cast<const Word*>(base), reinterpret_cast<Word*>(out.data()), wordShape, wordStrides,
+                     offset * static_cast<int64_t>(wordsPerElement), count * wordsPerElement);
+  };
+  switch (size) {
+    case 1: copy(static_cast<uint8_t*>(nullptr), 1); break;
+    case 2: copy(static_cast<uint16_t*>(nullptr), 1); break;
+    case 4: copy(static_cast<uint32_t*>(nullptr), 1); break;
+    default:
+      if (size % sizeof(uint64_t) == 0) {
+        copy(static_cast<uint64_t*>(nullptr), size / sizeof(uint64_t));
+      } else {
+        copy(static_cast<uint8_t*>(nullptr), size);
+      }
+      break;
   }
   return fromBytes(source.dtype(), outShape, std::move(out));
 }

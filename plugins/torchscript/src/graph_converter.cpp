@@ -35,6 +35,24 @@ std::optional<DType> dtypeFromScalarType(c10::ScalarType scalarType) {
   }
 }
 
+std::optional<c10::ScalarType> scalarTypeFromDType(DType dtype) {
+  switch (dtype) {
+    case DType::F32: return c10::ScalarType::Float;
+    case DType::F64: return c10::ScalarType::Double;
+    case DType::F16: return c10::ScalarType::Half;
+    case DType::BF16: return c10::ScalarType::BFloat16;
+    case DType::I8: return c10::ScalarType::Char;
+    case DType::I16: return c10::ScalarType::Short;
+    case DType::I32: return c10::ScalarType::Int;
+    case DType::I64: return c10::ScalarType::Long;
+    case DType::U8: return c10::ScalarType::Byte;
+    case DType::Bool: return c10::ScalarType::Bool;
+    case DType::C64: return c10::ScalarType::ComplexFloat;
+    case DType::C128: return c10::ScalarType::ComplexDouble;
+    default: return std::nullopt;
+  }
+}
+
 Type typeFromJit(const c10::TypePtr& type) {
   if (type == nullptr) return Type::unknown();
   switch (type->kind()) {

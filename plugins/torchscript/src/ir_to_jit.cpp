@@ -27,24 +27,6 @@ namespace {
 constexpr size_t kModulePathsShown = 3;
 constexpr size_t kProblemsShown = 20;
 
-std::optional<c10::ScalarType> scalarTypeOf(DType dtype) {
-  switch (dtype) {
-    case DType::F32: return c10::ScalarType::Float;
-    case DType::F64: return c10::ScalarType::Double;
-    case DType::F16: return c10::ScalarType::Half;
-    case DType::BF16: return c10::ScalarType::BFloat16;
-    case DType::I8: return c10::ScalarType::Char;
-    case DType::I16: return c10::ScalarType::Short;
-    case DType::I32: return c10::ScalarType::Int;
-    case DType::I64: return c10::ScalarType::Long;
-    case DType::U8: return c10::ScalarType::Byte;
-    case DType::Bool: return c10::ScalarType::Bool;
-    case DType::C64: return c10::ScalarType::ComplexFloat;
-    case DType::C128: return c10::ScalarType::ComplexDouble;
-    default: return std::nullopt;  // u16/u32/u64, float8: no LibTorch 1.13 equivalent
-  }
-}
-
 // JIT type of a torchport type; nullptr when TorchScript has no equivalent (unknown, objects).
 c10::TypePtr jitTypeOf(const Type& type) {
   switch (type.kind()) {
@@ -129,7 +111,7 @@ Expected<at::Tensor> toAtTensor(const Tensor& tensor, const Node& node) {
     return Status::input(node.describe() + ": the tensor constant has no data (elided textual IR); load the model "
                          "with its weights to write TorchScript");
   }
-  const auto scalarType = scalarTypeOf(tensor.dtype());
+  const auto scalarType = scalarTypeFromDType(tensor.dtype());
   if (!scalarType) {
     return Status::unsupported(node.describe() + ": element type " + std::string(dtypeName(tensor.dtype())) +
                                " has no LibTorch 1.13 equivalent");

@@ -84,6 +84,8 @@ struct PreparedGraph {
 
 // ---- types (graph_converter.cpp) ----
 std::optional<DType> dtypeFromScalarType(c10::ScalarType scalarType);
+// The inverse; nullopt for element types LibTorch 1.13 lacks (u16/u32/u64, float8).
+std::optional<c10::ScalarType> scalarTypeFromDType(DType dtype);
 // Maps a JIT type: tensors keep whatever dtype / rank / sizes the JIT knows.
 Type typeFromJit(const c10::TypePtr& type);
 

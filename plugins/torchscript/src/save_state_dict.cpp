@@ -12,30 +12,13 @@
 
 #include <map>
 
+#include "jit_bridge.h"
 #include "state_dict_formats.h"
 #include "torchport/files.h"
 
 namespace torchport::torchscript {
 
 namespace {
-
-std::optional<c10::ScalarType> scalarTypeOf(DType dtype) {
-  switch (dtype) {
-    case DType::F32: return c10::kFloat;
-    case DType::F64: return c10::kDouble;
-    case DType::F16: return c10::kHalf;
-    case DType::BF16: return c10::kBFloat16;
-    case DType::I8: return c10::kChar;
-    case DType::I16: return c10::kShort;
-    case DType::I32: return c10::kInt;
-    case DType::I64: return c10::kLong;
-    case DType::U8: return c10::kByte;
-    case DType::Bool: return c10::kBool;
-    case DType::C64: return c10::kComplexFloat;
-    case DType::C128: return c10::kComplexDouble;
-    default: return std::nullopt;
-  }
-}
 
 std::optional<std::string> storageClassOf(c10::ScalarType type) {
   switch (type) {
@@ -163,7 +146,7 @@ Status runSaveStateDict(const Graph& graph, PassContext& context) {
   std::vector<const Tensor*> records;
   for (const auto& [name, parameter] : parameters) {
     const Tensor& tensor = *parameter.tensor;
-    auto type = scalarTypeOf(tensor.dtype());
+    auto type = scalarTypeFromDType(tensor.dtype());
     auto storageClass = type ? storageClassOf(*type) : std::nullopt;
     if (!storageClass) {
       return Status::unsupported("save-state-dict: parameter '" + name + "' of " + parameter.node->describe() +
