@@ -3,6 +3,7 @@
 // pass gets them for free and a broken pass is caught at the step that broke the IR.
 #include "torchport/host/pass_manager.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <exception>
@@ -100,7 +101,11 @@ Status PassManager::runStep(Graph& graph, PipelineStep& step, PassContext& conte
           total.iterations = 0;
         } else {
           total.seconds += childStats.seconds;
-          total.nodesAfter = childStats.nodesAfter;
+          // The child's own net effect: its first round's count plus what each later round
+          // of this child added or removed (the other children's edits do not count).
+          const auto net = static_cast<int64_t>(total.nodesAfter) + static_cast<int64_t>(childStats.nodesAfter) -
+                           static_cast<int64_t>(childStats.nodesBefore);
+          total.nodesAfter = static_cast<size_t>(std::max<int64_t>(net, 0));
           total.changed = total.changed || childStats.changed;
         }
         total.iterations += 1;

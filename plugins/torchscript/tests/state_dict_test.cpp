@@ -1,6 +1,6 @@
 // torch.save files: the restricted pickle reader, the `state_dict` importer, binding a
 // state_dict onto a TorchScript model (input.weights), and save-state-dict. Fixtures come
-// from make_state_dict_fixtures.py; the real-world files from /work/shared/wild/ (tests
+// from make_state_dict_fixtures.py; the real-world files from ../shared/wild/ beside the checkout (tests
 // skip, saying so, when that folder is absent).
 #include <gtest/gtest.h>
 
