@@ -166,6 +166,14 @@ CASES: List[Case] = [
     # their range and a flip moves one output by a step (measured 8.7e-3 of max|ref| 1.02).
     Case("quant_dynamic_mlp", quantized("dynamic_quant_mlp"), features(16), rtol=1e-3),
     Case("quant_static_convnet", quantized("static_quant_convnet"), image(32), rtol=2e-2),
+    # Dynamic-quantized LSTM (aten::quantized_lstm, 2 layers, batch_first) -> float ONNX LSTM with
+    # dequantized weights (packed_params.h). LibTorch rounds x and h to 7-bit activations
+    # (reduce_range) before every gate product; ONNX LSTM runs in float, and the rounding error
+    # accumulates through the time steps: measured up to 1.3e-2 on c_n (max|c_n| ~0.7; 3.3e-3 on
+    # the head output), against a float LSTM with the same weights over 10 seeded inputs. A wrong
+    # gate order or one dropped bias moves h_n and c_n by 9e-2 to 4e-1 (measured), well above the limit.
+    Case("quant_dynamic_lstm", quantized("dynamic_quant_lstm"), sequence(16), output_names=("output", "h_n", "c_n"),
+         dynamic_axes=SEQ_AXES, rtol=3e-2),
     Case("stft_magnitude", quantized("StftMagnitude"), signal(400), opsets=WITH_18,
          dynamic_axes={"input": {0: "batch", 1: "samples"}}),
     Case("stft_real_normalized", quantized("StftRealNormalized"), signal(300),

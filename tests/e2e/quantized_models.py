@@ -8,6 +8,8 @@ reduce_range=False) -- the same QDQ patterns fbgemm's produce.
 
 Each factory returns an eval-mode nn.Module; fixtures.py scripts / traces it as usual.
 """
+from typing import Tuple
+
 import torch
 from torch import nn
 
@@ -27,6 +29,24 @@ def dynamic_quant_mlp() -> nn.Module:
     """quantize_dynamic(Linear): quantized::linear_dynamic with LinearPackedParamsBase."""
     model = _Mlp().eval()
     return torch.quantization.quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)
+
+
+class _LstmTagger(nn.Module):
+    def __init__(self, dim: int = 16, hidden: int = 32, classes: int = 8):
+        super().__init__()
+        self.lstm = nn.LSTM(dim, hidden, num_layers=2, batch_first=True)
+        self.head = nn.Linear(hidden, classes)
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        out, (h, c) = self.lstm(x)
+        return self.head(out), h, c
+
+
+def dynamic_quant_lstm() -> nn.Module:
+    """quantize_dynamic({LSTM, Linear}): aten::quantized_lstm with CellParamsBase objects (2 layers,
+    batch_first), then quantized::linear_dynamic; returns the head's output and the final (h, c)."""
+    model = _LstmTagger().eval()
+    return torch.quantization.quantize_dynamic(model, {nn.LSTM, nn.Linear}, dtype=torch.qint8)
 
 
 class _ConvNet(nn.Module):

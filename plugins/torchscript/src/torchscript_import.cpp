@@ -18,6 +18,7 @@
 
 #include "argument_binding.h"
 #include "jit_bridge.h"
+#include "packed_params.h"
 #include "state_dict_binding.h"
 #include "state_lifting.h"
 #include "torchport/files.h"
@@ -734,6 +735,14 @@ Expected<PreparedGraph> prepare(const jit::Module& frozen, const jit::Module& or
   jit::ConstantPropagationImmutableTypes(graph);
   jit::LowerSimpleTuples(graph);
   jit::EliminateDeadCode(graph);
+  // Dynamic-quantized LSTMs -> float aten::lstm (packed_params.h); needs the cell objects
+  // as constants, which resolveParameters just made them.
+  if (const size_t lowered = lowerQuantizedLstms(*graph, *prepared.modulePaths); lowered > 0) {
+    jit::EliminateDeadCode(graph);
+    context.diag().info("torchscript: " + std::to_string(lowered) +
+                        " dynamic-quantized LSTM(s) (aten::quantized_lstm) turned into float aten::lstm with "
+                        "dequantized weights");
+  }
   TP_RETURN_IF_ERROR(checkSelfIsGone(*graph, file, *prepared.modulePaths));
   prepared.parametersByData = indexParameters(original);
   prepared.paramNames = nameConstants(*graph, prepared.parametersByData, paths);
