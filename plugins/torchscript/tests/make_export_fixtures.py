@@ -16,14 +16,14 @@ Files:
                            relabelled as saved on 'cuda:0' -- a mixed-device file
   mixed_device_cpu.pt      the same module before relabelling (the reference)
 """
-import hashlib
 import os
-import sys
 import zipfile
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from fixture_cache import run_cached
 
 
 def randomize_batchnorm(module: nn.Module) -> None:
@@ -122,20 +122,7 @@ def write_all(out: str) -> None:
 
 
 def main() -> None:
-    if len(sys.argv) != 2:
-        raise SystemExit("usage: make_export_fixtures.py OUTDIR")
-    out = sys.argv[1]
-    os.makedirs(out, exist_ok=True)
-    with open(__file__, "rb") as f:
-        digest = hashlib.sha256(f.read() + torch.__version__.encode()).hexdigest()
-    stamp = os.path.join(out, "stamp")
-    if os.path.exists(stamp) and open(stamp).read() == digest:
-        print("fixtures up to date in", out)
-        return
-    write_all(out)
-    with open(stamp, "w") as f:
-        f.write(digest)
-    print("fixtures written to", out)
+    run_cached(write_all, __file__)
 
 
 if __name__ == "__main__":

@@ -28,10 +28,8 @@ Files:
   mobile.pt / mobile.ptl  optimize_for_mobile(conv, relu, conv_transpose, linear): XNNPACK op
                           contexts; .ptl saved for the lite interpreter
 """
-import hashlib
 import io
 import os
-import sys
 import zipfile
 from typing import Dict, List, Tuple
 
@@ -39,6 +37,8 @@ import torch
 import torch.nn as nn
 import torchvision
 from torch.utils.mobile_optimizer import optimize_for_mobile
+
+from fixture_cache import run_cached
 
 
 class ControlFlow(nn.Module):
@@ -172,20 +172,7 @@ def write_all(out: str) -> None:
 
 
 def main() -> None:
-    if len(sys.argv) != 2:
-        raise SystemExit("usage: make_fixtures.py OUTDIR")
-    out = sys.argv[1]
-    os.makedirs(out, exist_ok=True)
-    with open(__file__, "rb") as f:
-        digest = hashlib.sha256(f.read() + torch.__version__.encode()).hexdigest()
-    stamp = os.path.join(out, "stamp")
-    if os.path.exists(stamp) and open(stamp).read() == digest:
-        print("fixtures up to date in", out)
-        return
-    write_all(out)
-    with open(stamp, "w") as f:
-        f.write(digest)
-    print("fixtures written to", out)
+    run_cached(write_all, __file__)
 
 
 if __name__ == "__main__":

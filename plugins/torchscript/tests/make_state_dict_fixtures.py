@@ -29,14 +29,14 @@ Files:
                            (burn_bfloat16_state_dict.pt)
   check_saved_state_dict.py  SAVED REFERENCE: torch.load(SAVED, weights_only=True), compare
 """
-import hashlib
 import os
 import pickle
-import sys
 
 import torch
 import torch.nn as nn
 import torchvision
+
+from fixture_cache import run_cached
 
 
 class Evil:
@@ -224,20 +224,7 @@ print("ok", len(saved))
 
 
 def main() -> None:
-    if len(sys.argv) != 2:
-        raise SystemExit("usage: make_state_dict_fixtures.py OUTDIR")
-    out = sys.argv[1]
-    os.makedirs(out, exist_ok=True)
-    with open(__file__, "rb") as f:
-        digest = hashlib.sha256(f.read() + torch.__version__.encode()).hexdigest()
-    stamp = os.path.join(out, "stamp")
-    if os.path.exists(stamp) and open(stamp).read() == digest:
-        print("fixtures up to date in", out)
-        return
-    write_all(out)
-    with open(stamp, "w") as f:
-        f.write(digest)
-    print("fixtures written to", out)
+    run_cached(write_all, __file__)
 
 
 if __name__ == "__main__":
