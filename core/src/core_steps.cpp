@@ -117,6 +117,16 @@ constexpr CorePass kCorePasses[] = {
     {eliminateCommonSubexpressionsInfo, runEliminateCommonSubexpressions},
     {fuseConvBatchnormInfo, runFuseConvBatchnorm},
     {fuseMatmulAddIntoGemmInfo, runFuseMatmulAddIntoGemm},
+    {fuseConvAddBiasInfo, runFuseConvAddBias},
+    {fuseConsecutiveTransposesInfo, runFuseConsecutiveTransposes},
+    {fuseConsecutiveReshapesInfo, runFuseConsecutiveReshapes},
+    {fuseConsecutiveCastsInfo, runFuseConsecutiveCasts},
+    {fusePadIntoConvInfo, runFusePadIntoConv},
+    {fusePadIntoPoolInfo, runFusePadIntoPool},
+    {fuseLayerNormInfo, runFuseLayerNorm},
+    {fuseGeluInfo, runFuseGelu},
+    {inferShapesInfo, runInferShapes},
+    {convertFloatToFloat16Info, runConvertFloatToFloat16},
 };
 
 // Built-in constant-folding kernels (kernels/onnx_shape_kernels.cpp), in table order.

@@ -177,6 +177,22 @@ const Node* constantProducer(const Value* value) {
   return value->producer();
 }
 
+const Tensor* constantTensorData(const Value* value) {
+  const Node* producer = constantProducer(value);
+  if (producer == nullptr) return nullptr;
+  const Tensor* tensor = producer->tensorAttr("value");
+  if (tensor == nullptr || !tensor->hasData() || dtypeSize(tensor->dtype()) == 0) return nullptr;
+  if (static_cast<uint64_t>(tensor->numel()) > tensor->bytes().size() / dtypeSize(tensor->dtype())) return nullptr;
+  return tensor;
+}
+
+bool hasGraphAttribute(const Node& node) {
+  for (const auto& [name, attribute] : node.attributes()) {
+    if (std::holds_alternative<GraphPtr>(attribute)) return true;
+  }
+  return false;
+}
+
 std::optional<int64_t> constantInt(const Value* value) {
   const Node* node = constantProducer(value);
   if (node == nullptr) return std::nullopt;

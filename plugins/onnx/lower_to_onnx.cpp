@@ -11,7 +11,6 @@
 namespace torchport::onnxplugin {
 namespace {
 
-OptionValue intValue(int64_t v) { return OptionValue(OptionValue::Data(std::in_place_type<int64_t>, v)); }
 
 // In-place aten ops: `relu_`, `add_` (not dunders like `__and__`).
 bool isInPlace(const Node& node) {

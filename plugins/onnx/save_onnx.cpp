@@ -37,9 +37,6 @@ constexpr uint64_t kAutoExternalLimit = kProtobufLimit - (uint64_t{64} << 20);
 constexpr uint64_t kExternalAlignment = 4096;
 constexpr int kCheckerMaxOpset = 17;
 
-OptionValue stringValue(std::string v) { return OptionValue(OptionValue::Data(std::in_place_type<std::string>, std::move(v))); }
-OptionValue intValue(int64_t v) { return OptionValue(OptionValue::Data(std::in_place_type<int64_t>, v)); }
-OptionValue boolValue(bool v) { return OptionValue(OptionValue::Data(std::in_place_type<bool>, v)); }
 OptionValue listValue(OptionValue::List v = {}) { return OptionValue(OptionValue::Data(std::in_place_type<OptionValue::List>, std::move(v))); }
 OptionValue mapValue(OptionValue::Map v = {}) { return OptionValue(OptionValue::Data(std::in_place_type<OptionValue::Map>, std::move(v))); }
 
@@ -758,36 +755,28 @@ PassInfo saveOnnxInfo() {
       "shape inference before anything is written; opset 18 is beyond libonnx 1.12 and is written unchecked. "
       "external_data moves weights to '<model stem>.data' (4096-byte aligned) when the model would exceed "
       "protobuf's 2 GiB limit (auto), always, or never. The write is atomic.";
-  auto spec = [](std::string name, OptionType type, OptionValue def, std::string doc) {
-    OptionSpec s;
-    s.name = std::move(name);
-    s.type = type;
-    s.defaultValue = std::move(def);
-    s.doc = std::move(doc);
-    return s;
-  };
-  OptionSpec path = spec("path", OptionType::String, {}, "the .onnx file to write (relative to the config file)");
+  OptionSpec path = optionSpec("path", OptionType::String, {}, "the .onnx file to write (relative to the config file)");
   path.required = true;
   info.options.push_back(std::move(path));
-  info.options.push_back(spec("input_names", OptionType::StringList, listValue(), "rename graph inputs, in order"));
-  info.options.push_back(spec("output_names", OptionType::StringList, listValue(), "rename graph outputs, in order"));
-  info.options.push_back(spec("dynamic_axes", OptionType::Any, mapValue(),
+  info.options.push_back(optionSpec("input_names", OptionType::StringList, listValue(), "rename graph inputs, in order"));
+  info.options.push_back(optionSpec("output_names", OptionType::StringList, listValue(), "rename graph outputs, in order"));
+  info.options.push_back(optionSpec("dynamic_axes", OptionType::Any, mapValue(),
                               "{name: {axis: symbol}} or {name: [axes]} for graph inputs/outputs (after renaming)"));
-  OptionSpec external = spec("external_data", OptionType::String, stringValue("auto"),
+  OptionSpec external = optionSpec("external_data", OptionType::String, stringValue("auto"),
                              "auto (only beyond 2 GiB), always or never: weights in '<model stem>.data'");
   external.choices = {"auto", "always", "never"};
   info.options.push_back(std::move(external));
-  OptionSpec threshold = spec("external_data_threshold", OptionType::Int, intValue(1024),
+  OptionSpec threshold = optionSpec("external_data_threshold", OptionType::Int, intValue(1024),
                               "tensors smaller than this many bytes stay inside the model");
   threshold.minInt = 0;
   info.options.push_back(std::move(threshold));
-  info.options.push_back(spec("producer_name", OptionType::String, stringValue("torchport"), "ModelProto.producer_name"));
-  info.options.push_back(spec("producer_version", OptionType::String, stringValue(TORCHPORT_ONNX_VERSION),
+  info.options.push_back(optionSpec("producer_name", OptionType::String, stringValue("torchport"), "ModelProto.producer_name"));
+  info.options.push_back(optionSpec("producer_version", OptionType::String, stringValue(TORCHPORT_ONNX_VERSION),
                               "ModelProto.producer_version"));
-  info.options.push_back(spec("model_version", OptionType::Int, intValue(0), "ModelProto.model_version"));
-  info.options.push_back(spec("doc_string", OptionType::String, stringValue(""), "ModelProto.doc_string"));
-  info.options.push_back(spec("metadata", OptionType::Any, mapValue(), "metadata_props: {key: value}"));
-  info.options.push_back(spec("check", OptionType::Bool, boolValue(true),
+  info.options.push_back(optionSpec("model_version", OptionType::Int, intValue(0), "ModelProto.model_version"));
+  info.options.push_back(optionSpec("doc_string", OptionType::String, stringValue(""), "ModelProto.doc_string"));
+  info.options.push_back(optionSpec("metadata", OptionType::Any, mapValue(), "metadata_props: {key: value}"));
+  info.options.push_back(optionSpec("check", OptionType::Bool, boolValue(true),
                               "run onnx::checker and strict shape inference before writing (opset <= 17)"));
   info.kind = StepKind::Export;
   return info;

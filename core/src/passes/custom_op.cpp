@@ -21,8 +21,6 @@ namespace {
 constexpr std::string_view kStep = "custom-op";
 const char* const kAttributeTypes[] = {"int", "float", "string", "ints", "floats", "tensor"};
 
-OptionValue intValue(int64_t v) { return OptionValue(OptionValue::Data(std::in_place_type<int64_t>, v)); }
-OptionValue stringValue(std::string v) { return OptionValue(OptionValue::Data(std::move(v))); }
 
 // "config.yaml:12:7: " for values written in a config; "" for defaults.
 std::string at(const SourceLocation& where) { return where.line > 0 ? where.toString() + ": " : std::string(); }
@@ -501,32 +499,24 @@ PassInfo customOpInfo() {
       "replaces each node. It may use target ops (onnx::*), constants, and ops with a converter to the target.\n"
       "Checked before the run, with config line:col: op kinds, the mode, IR syntax, unknown ops in the body, "
       "input indices against `arity`. A step whose op is absent from the graph only warns.";
-  auto spec = [](std::string name, OptionType type, OptionValue defaultValue, std::string doc) {
-    OptionSpec option;
-    option.name = std::move(name);
-    option.type = type;
-    option.defaultValue = std::move(defaultValue);
-    option.doc = std::move(doc);
-    return option;
-  };
-  OptionSpec op = spec("op", OptionType::String, {}, "op kind to replace, qualified: mylib::fancy_act");
+  OptionSpec op = optionSpec("op", OptionType::String, {}, "op kind to replace, qualified: mylib::fancy_act");
   op.required = true;
   info.options.push_back(std::move(op));
-  info.options.push_back(spec("domain", OptionType::String, stringValue(""), "custom domain of the new node (com.example)"));
-  info.options.push_back(spec("name", OptionType::String, stringValue(""), "op name of the new node (FancyAct)"));
-  OptionSpec version = spec("version", OptionType::Int, intValue(1), "version of the custom domain (opset import)");
+  info.options.push_back(optionSpec("domain", OptionType::String, stringValue(""), "custom domain of the new node (com.example)"));
+  info.options.push_back(optionSpec("name", OptionType::String, stringValue(""), "op name of the new node (FancyAct)"));
+  OptionSpec version = optionSpec("version", OptionType::Int, intValue(1), "version of the custom domain (opset import)");
   version.minInt = 1;
   info.options.push_back(std::move(version));
-  info.options.push_back(spec("inputs", OptionType::IntList, {},
+  info.options.push_back(optionSpec("inputs", OptionType::IntList, {},
                               "op inputs passed to the new node, in order (default: all that no attribute reads)"));
-  info.options.push_back(spec("attributes", OptionType::Any, {},
+  info.options.push_back(optionSpec("attributes", OptionType::Any, {},
                               "new node's attributes: {name: literal | {input: N, type: T} | {attribute: NAME}}"));
-  info.options.push_back(spec("decomposition", OptionType::String, stringValue(""),
+  info.options.push_back(optionSpec("decomposition", OptionType::String, stringValue(""),
                               "textual-IR graph replacing the op (instead of domain/name)"));
-  OptionSpec arity = spec("arity", OptionType::Int, intValue(-1), "expected number of op inputs (-1: not checked)");
+  OptionSpec arity = optionSpec("arity", OptionType::Int, intValue(-1), "expected number of op inputs (-1: not checked)");
   arity.minInt = -1;
   info.options.push_back(std::move(arity));
-  info.options.push_back(spec("target", OptionType::String, stringValue("onnx"),
+  info.options.push_back(optionSpec("target", OptionType::String, stringValue("onnx"),
                               "dialect the custom domain belongs to (its lowering keeps the node)"));
   return info;
 }

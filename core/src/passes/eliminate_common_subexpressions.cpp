@@ -106,13 +106,6 @@ bool isImmutableScalar(const Type& type) {
   }
 }
 
-bool hasGraphAttribute(const Node& node) {
-  for (const auto& [name, attribute] : node.attributes()) {
-    if (std::holds_alternative<GraphPtr>(attribute)) return true;
-  }
-  return false;
-}
-
 bool anyMutation(const Graph& graph) {
   for (const Node* node : graph.nodes()) {
     if (mutatesInput(*node)) return true;

@@ -87,13 +87,6 @@ bool movesShapeElements(std::string_view kind, size_t index) {
                         kind == "onnx::Unsqueeze" || kind == "onnx::Identity" || kind == "onnx::Reshape");
 }
 
-bool hasGraphAttribute(const Node& node) {
-  for (const auto& [name, attribute] : node.attributes()) {
-    if (std::holds_alternative<GraphPtr>(attribute)) return true;
-  }
-  return false;
-}
-
 // The value of a constant as a kernel input; nullopt when it cannot be one.
 std::optional<Tensor> constantAsTensor(const Value* value) {
   const Node* producer = constantProducer(value);

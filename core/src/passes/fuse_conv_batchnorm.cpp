@@ -55,15 +55,6 @@ namespace torchport {
 namespace {
 
 // A constant tensor with all its data, or nullptr.
-const Tensor* constantTensor(const Value* value) {
-  const Node* producer = constantProducer(value);
-  if (producer == nullptr) return nullptr;
-  const Tensor* tensor = producer->tensorAttr("value");
-  if (tensor == nullptr || !tensor->hasData() || dtypeSize(tensor->dtype()) == 0) return nullptr;
-  if (static_cast<uint64_t>(tensor->numel()) > tensor->bytes().size() / dtypeSize(tensor->dtype())) return nullptr;
-  return tensor;
-}
-
 bool isSupportedWeightType(DType dtype) { return dtype == DType::F32 || dtype == DType::F64 || dtype == DType::F16; }
 
 std::vector<double> toDoubles(const Tensor& t) {
@@ -171,7 +162,7 @@ class ConvBatchnormFusion {
       return skip(bn, "the output of " + conv->describe() + " has other users or is a graph output");
     }
 
-    const Tensor* weight = constantTensor(conv->input(1));
+    const Tensor* weight = constantTensorData(conv->input(1));
     if (weight == nullptr) return skip(bn, "the conv weight is not a constant with data");
     if (!isSupportedWeightType(weight->dtype())) {
       return skip(bn, "the conv weight has dtype " + std::string(dtypeName(weight->dtype())) +
@@ -188,7 +179,7 @@ class ConvBatchnormFusion {
 
     const Tensor* bias = nullptr;
     if (conv->numInputs() == 3 && !isNoneValue(conv->input(2))) {
-      bias = constantTensor(conv->input(2));
+      bias = constantTensorData(conv->input(2));
       if (bias == nullptr) return skip(bn, "the conv bias is not a constant with data");
       if (bias->dtype() != weight->dtype() || bias->shape() != std::vector<int64_t>{channels}) {
         return skip(bn, "the conv bias does not have the weight's dtype and shape [" + std::to_string(channels) + "]");
@@ -198,7 +189,7 @@ class ConvBatchnormFusion {
     static constexpr const char* kParameterNames[] = {"scale", "B", "mean", "var"};
     std::vector<std::vector<double>> parameters;
     for (size_t i = 0; i < 4; ++i) {
-      const Tensor* parameter = constantTensor(bn.input(i + 1));
+      const Tensor* parameter = constantTensorData(bn.input(i + 1));
       if (parameter == nullptr) return skip(bn, std::string(kParameterNames[i]) + " is not a constant with data");
       if (!isFloatingPoint(parameter->dtype()) || parameter->rank() != 1 || parameter->numel() != channels) {
         return skip(bn, std::string(kParameterNames[i]) + " is not a floating-point vector of " +

@@ -36,4 +36,44 @@ Status runFuseConvBatchnorm(Graph& graph, PassContext& context);
 PassInfo fuseMatmulAddIntoGemmInfo();
 Status runFuseMatmulAddIntoGemm(Graph& graph, PassContext& context);
 
+// fuse-conv-add-bias (fuse_conv_add_bias.cpp)
+PassInfo fuseConvAddBiasInfo();
+Status runFuseConvAddBias(Graph& graph, PassContext& context);
+
+// fuse-consecutive-transposes (fuse_consecutive_transposes.cpp)
+PassInfo fuseConsecutiveTransposesInfo();
+Status runFuseConsecutiveTransposes(Graph& graph, PassContext& context);
+
+// fuse-consecutive-reshapes (fuse_consecutive_reshapes.cpp)
+PassInfo fuseConsecutiveReshapesInfo();
+Status runFuseConsecutiveReshapes(Graph& graph, PassContext& context);
+
+// fuse-consecutive-casts (fuse_consecutive_casts.cpp)
+PassInfo fuseConsecutiveCastsInfo();
+Status runFuseConsecutiveCasts(Graph& graph, PassContext& context);
+
+// fuse-pad-into-conv (fuse_pad_into_conv.cpp)
+PassInfo fusePadIntoConvInfo();
+Status runFusePadIntoConv(Graph& graph, PassContext& context);
+
+// fuse-pad-into-pool (fuse_pad_into_pool.cpp)
+PassInfo fusePadIntoPoolInfo();
+Status runFusePadIntoPool(Graph& graph, PassContext& context);
+
+// fuse-layer-norm (fuse_layer_norm.cpp)
+PassInfo fuseLayerNormInfo();
+Status runFuseLayerNorm(Graph& graph, PassContext& context);
+
+// fuse-gelu (fuse_gelu.cpp)
+PassInfo fuseGeluInfo();
+Status runFuseGelu(Graph& graph, PassContext& context);
+
+// infer-shapes (infer_shapes.cpp)
+PassInfo inferShapesInfo();
+Status runInferShapes(Graph& graph, PassContext& context);
+
+// convert-float-to-float16 (convert_float_to_float16.cpp)
+PassInfo convertFloatToFloat16Info();
+Status runConvertFloatToFloat16(Graph& graph, PassContext& context);
+
 }  // namespace torchport

@@ -26,7 +26,6 @@ extern char** environ;
 namespace torchport::formats {
 namespace {
 
-OptionValue stringValue(std::string v) { return OptionValue(OptionValue::Data(std::move(v))); }
 
 constexpr size_t kMaxAttributeText = 40;
 

@@ -27,8 +27,6 @@
 namespace torchport::formats {
 namespace {
 
-OptionValue stringValue(std::string v) { return OptionValue(OptionValue::Data(std::move(v))); }
-OptionValue intValue(int64_t v) { return OptionValue(OptionValue::Data(std::in_place_type<int64_t>, v)); }
 
 // safetensors dtype names; empty for dtypes the format cannot store.
 std::string_view safetensorsDType(DType dtype) {

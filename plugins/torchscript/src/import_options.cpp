@@ -7,10 +7,6 @@
 namespace torchport::torchscript {
 namespace {
 
-OptionValue boolValue(bool value) { return OptionValue(OptionValue::Data(std::in_place_type<bool>, value)); }
-OptionValue stringValue(std::string value) {
-  return OptionValue(OptionValue::Data(std::in_place_type<std::string>, std::move(value)));
-}
 
 std::string at(const SourceLocation& where) { return where.toString() + ": "; }
 

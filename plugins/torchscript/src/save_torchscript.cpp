@@ -21,9 +21,6 @@ namespace jit = torch::jit;
 
 namespace {
 
-OptionValue stringValue(std::string v) { return OptionValue(OptionValue::Data(std::in_place_type<std::string>, std::move(v))); }
-OptionValue boolValue(bool v) { return OptionValue(OptionValue::Data(std::in_place_type<bool>, v)); }
-OptionValue intValue(int64_t v) { return OptionValue(OptionValue::Data(std::in_place_type<int64_t>, v)); }
 
 struct Settings {
   std::filesystem::path path;
@@ -105,25 +102,17 @@ PassInfo saveTorchScriptInfo() {
       "fusion, dropout removal, add-relu fusion); both need freeze=true. format=full writes a torch.jit.save "
       "archive (.pt), format=lite a lite-interpreter archive (.ptl, torch.jit.mobile._load_for_lite_interpreter "
       "/ torch::jit::_load_for_mobile), format=auto (default) picks lite for a .ptl path. The write is atomic.";
-  auto spec = [](std::string name, OptionType type, OptionValue def, std::string doc) {
-    OptionSpec s;
-    s.name = std::move(name);
-    s.type = type;
-    s.defaultValue = std::move(def);
-    s.doc = std::move(doc);
-    return s;
-  };
-  OptionSpec path = spec("path", OptionType::String, {}, "the .pt / .ptl file to write (relative to the config file)");
+  OptionSpec path = optionSpec("path", OptionType::String, {}, "the .pt / .ptl file to write (relative to the config file)");
   path.required = true;
   info.options.push_back(std::move(path));
-  info.options.push_back(spec("freeze", OptionType::Bool, boolValue(true),
+  info.options.push_back(optionSpec("freeze", OptionType::Bool, boolValue(true),
                               "inline parameters as constants and fold (torch.jit.freeze); false keeps them as "
                               "module parameters"));
-  OptionSpec optimize = spec("optimize", OptionType::String, stringValue("none"),
+  OptionSpec optimize = optionSpec("optimize", OptionType::String, stringValue("none"),
                              "none, inference (optimize_for_inference without MKL-DNN) or mobile (optimize_for_mobile); needs freeze");
   optimize.choices = {"none", "inference", "mobile"};
   info.options.push_back(std::move(optimize));
-  OptionSpec format = spec("format", OptionType::String, stringValue("auto"),
+  OptionSpec format = optionSpec("format", OptionType::String, stringValue("auto"),
                            "full (torch.jit.save), lite (lite interpreter) or auto (lite for a .ptl path, else full)");
   format.choices = {"auto", "full", "lite"};
   info.options.push_back(std::move(format));

@@ -16,9 +16,6 @@ using Kind = Value::Kind;
 
 namespace {
 
-OptionValue stringValue(std::string value) {
-  return OptionValue(OptionValue::Data(std::in_place_type<std::string>, std::move(value)));
-}
 OptionValue stringList(const std::vector<std::string>& values) {
   OptionValue::List list;
   for (const std::string& value : values) list.push_back(stringValue(value));
@@ -190,12 +187,12 @@ Status bindStateDict(torch::jit::Module& module, const WeightsBinding& binding, 
   context.report("torchscript.weights.file", stringValue(name));
   context.report("torchscript.weights.format", stringValue(file->format));
   context.report("torchscript.weights.bound",
-                 OptionValue(OptionValue::Data(std::in_place_type<int64_t>, static_cast<int64_t>(copies.size()))));
+                 intValue(static_cast<int64_t>(copies.size())));
   context.report("torchscript.weights.missing", stringList(missing));
   context.report("torchscript.weights.unexpected", stringList(unexpected));
   context.report("torchscript.weights.mismatched", stringList(mismatched));
   context.report("torchscript.weights.mapped_to_cpu",
-                 OptionValue(OptionValue::Data(std::in_place_type<bool>, !file->acceleratorDevices.empty())));
+                 boolValue(!file->acceleratorDevices.empty()));
   context.report("torchscript.weights.saved_devices", stringList(file->acceleratorDevices));
   return Status::ok();
 }

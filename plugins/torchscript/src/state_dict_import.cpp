@@ -12,7 +12,6 @@ namespace torchport::torchscript {
 
 namespace {
 
-OptionValue boolValue(bool value) { return OptionValue(OptionValue::Data(std::in_place_type<bool>, value)); }
 
 std::string describeTensor(const SavedTensor& saved) {
   std::string text = saved.name + ": " + std::string(c10::toString(saved.tensor.scalar_type())) + "[";

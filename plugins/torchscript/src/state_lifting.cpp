@@ -322,9 +322,9 @@ std::string describeInitial(const c10::IValue& value, const std::vector<Dim>* di
 }
 
 OptionValue optionFrom(const c10::IValue& value) {
-  if (value.isBool()) return OptionValue(OptionValue::Data(std::in_place_type<bool>, value.toBool()));
-  if (value.isInt()) return OptionValue(OptionValue::Data(std::in_place_type<int64_t>, value.toInt()));
-  return OptionValue(OptionValue::Data(std::in_place_type<double>, value.toDouble()));
+  if (value.isBool()) return boolValue(value.toBool());
+  if (value.isInt()) return intValue(value.toInt());
+  return floatValue(value.toDouble());
 }
 
 // aten::len / dim / size(t, d) of a state input with static dims become constants.

@@ -31,8 +31,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-OptionValue boolValue(bool value) { return OptionValue(OptionValue::Data(std::in_place_type<bool>, value)); }
-OptionValue intValue(int64_t value) { return OptionValue(OptionValue::Data(std::in_place_type<int64_t>, value)); }
 
 // ---------------------------------------------------------------------------------------
 // 0. What kind of file is it? (before LibTorch tries, for clear refusals)
@@ -728,7 +726,7 @@ Expected<PreparedGraph> prepare(const jit::Module& frozen, const jit::Module& or
   }
   for (size_t i = 0; i < state.descriptions.size(); ++i) {
     context.report("torchscript.state." + state.inputNames[i].substr(std::string_view("state_in.").size()),
-                   OptionValue(OptionValue::Data(std::in_place_type<std::string>, state.descriptions[i])));
+                   stringValue(state.descriptions[i]));
   }
   const ParameterPaths paths = resolveParameters(*graph, frozen);
   // Parameters are constants now: `if self.bias is not None` and the like fold.

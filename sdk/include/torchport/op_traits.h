@@ -37,6 +37,9 @@ inline bool isPure(const Node& node) { return !hasSideEffects(node) && !isNondet
 // ---- constant inspection (values produced by prim::Constant, see kConstKind) ----
 // The producing constant node, or nullptr.
 const Node* constantProducer(const Value* value);
+// The tensor of a tensor constant whose data is loaded and consistent with its shape
+// (nullptr for scalars, lists, elided or malformed tensors). Points into the constant node.
+const Tensor* constantTensorData(const Value* value);
 // int / bool scalar constants and one-element integer or bool tensors.
 std::optional<int64_t> constantInt(const Value* value);
 std::optional<bool> constantBool(const Value* value);
@@ -47,6 +50,8 @@ std::optional<double> constantNumber(const Value* value);
 std::optional<std::vector<int64_t>> constantInts(const Value* value);
 // A constant tensor or number all of whose elements equal `x` (false when elided).
 bool isConstantFilledWith(const Value* value, double x);
+// The node carries a graph attribute (control flow: If/Loop bodies).
+bool hasGraphAttribute(const Node& node);
 // An absent optional argument: type `none`, or a constant without "value".
 bool isNoneValue(const Value* value);
 

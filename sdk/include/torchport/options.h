@@ -85,6 +85,25 @@ struct OptionSpec {
   std::optional<int64_t> minInt, maxInt;  // for Int: inclusive bounds
 };
 
+// Typed OptionValue factories, for defaults and report entries (an int literal would
+// otherwise pick the bool alternative or be ambiguous).
+inline OptionValue boolValue(bool v) { return OptionValue(OptionValue::Data(std::in_place_type<bool>, v)); }
+inline OptionValue intValue(int64_t v) { return OptionValue(OptionValue::Data(std::in_place_type<int64_t>, v)); }
+inline OptionValue floatValue(double v) { return OptionValue(OptionValue::Data(std::in_place_type<double>, v)); }
+inline OptionValue stringValue(std::string v) {
+  return OptionValue(OptionValue::Data(std::in_place_type<std::string>, std::move(v)));
+}
+
+// An option declaration in one expression: optionSpec("path", OptionType::String, {}, "file to write").
+inline OptionSpec optionSpec(std::string name, OptionType type, OptionValue defaultValue, std::string doc) {
+  OptionSpec spec;
+  spec.name = std::move(name);
+  spec.type = type;
+  spec.defaultValue = std::move(defaultValue);
+  spec.doc = std::move(doc);
+  return spec;
+}
+
 // Options after validation: every declared option is present (user value or default).
 class Options {
  public:
