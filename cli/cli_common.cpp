@@ -61,6 +61,9 @@ void RunOutputOptions::addTo(CLI::App& command) {
       ->allow_extra_args(false);
   command.add_flag("--full", full, "With --print-ir-after: print tensor data in full (default elides > 16 elements)");
   command.add_flag("--stats", stats, "Print per-step timing and node counts");
+  command.add_flag("--verify-each", verifyEach,
+                   "Check IR consistency after every pass that changed the graph, inside optimize/fixpoint groups too "
+                   "(default: after each top-level step; slower on big graphs, names the exact pass that broke the IR)");
   command.add_flag("--json", json, "Print the run report as JSON on stdout (IR printing goes to stderr)");
   command.add_flag("-q,--quiet", quiet, "Print nothing but errors (no summary, no progress)");
 }
@@ -120,6 +123,8 @@ void RunSession::loadPlugins(const std::vector<PluginRequest>& requests) {
 
 int executeRun(RunSession& run, PipelineConfig config, const RunOutputOptions& output, RunOptions runOptions) {
   runOptions.passManager.printIrAfter.insert(output.printIrAfter.begin(), output.printIrAfter.end());
+  runOptions.passManager.verify =
+      output.verifyEach ? PassManagerOptions::Verify::AfterEveryStep : PassManagerOptions::Verify::AfterTopLevelSteps;
   // With --json, stdout carries exactly one JSON document; IR goes to stderr.
   std::ostream& irStream = output.json ? std::cerr : std::cout;
   PrintOptions printOptions;

@@ -58,6 +58,7 @@ struct RunOutputOptions {
   bool json = false;
   bool quiet = false;
   bool full = false;  // print tensors in --print-ir-after in full
+  bool verifyEach = false;  // verify the IR after every pass, group children included
   void addTo(CLI::App& command);
 };
 

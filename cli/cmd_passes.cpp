@@ -1,8 +1,10 @@
 // `torchport passes [NAME]`: list pipeline steps, or document one.
+#include <algorithm>
 #include <iostream>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "cli_common.h"
@@ -16,6 +18,7 @@ namespace {
 struct PassesArgs {
   std::string name;
   bool json = false;
+  bool markdown = false;
   std::vector<std::string> plugins;
 };
 
@@ -173,6 +176,27 @@ void printStepDoc(const StepDoc& step) {
   printTable(std::cout, rows, "  ");
 }
 
+// One Markdown table row per step (README's pass table is generated from this).
+std::string markdownCell(std::string_view text) {
+  std::string escaped;
+  for (char c : text) escaped += c == '|' ? std::string("\\|") : std::string(1, c);
+  return escaped;
+}
+
+int printMarkdown(const Registry& registry) {
+  std::vector<StepDoc> steps = allSteps(registry);
+  for (const StepDoc& construct : pipelineConstructs()) steps.push_back(construct);
+  std::sort(steps.begin(), steps.end(), [](const StepDoc& a, const StepDoc& b) {
+    return std::tie(a.info->kind, a.info->name) < std::tie(b.info->kind, b.info->name);
+  });
+  std::cout << "| step | kind | plugin | what it does |\n| --- | --- | --- | --- |\n";
+  for (const StepDoc& step : steps) {
+    std::cout << "| `" << step.info->name << "` | " << stepKindName(step.info->kind) << " | " << step.plugin << " | "
+              << markdownCell(step.info->summary) << " |\n";
+  }
+  return 0;
+}
+
 int listSteps(const Registry& registry, bool json) {
   std::vector<StepDoc> steps = allSteps(registry);
   const std::vector<StepDoc> constructs = pipelineConstructs();
@@ -212,6 +236,7 @@ Command addPassesCommand(CLI::App& parent, GlobalOptions& globals) {
       parent.add_subcommand("passes", "List pipeline steps (passes, exporters), or document one with its options");
   command->add_option("name", args->name, "Step to document")->type_name("NAME");
   command->add_flag("--json", args->json, "Print as JSON");
+  command->add_flag("--markdown", args->markdown, "List every step as a Markdown table (README.md's pass table)");
   command->add_option("--plugin", args->plugins, "Load this plugin file (repeatable)")
       ->type_name("FILE")
       ->allow_extra_args(false);
@@ -221,6 +246,7 @@ Command addPassesCommand(CLI::App& parent, GlobalOptions& globals) {
             auto session = openSession(globals, args->plugins);
             if (!session.hasValue()) return reportError(session.status());
             const Registry& registry = (*session)->registry();
+            if (args->markdown) return printMarkdown(registry);
             if (args->name.empty()) return listSteps(registry, args->json);
 
             std::vector<StepDoc> steps = allSteps(registry);

@@ -6,12 +6,13 @@
 //
 // Bookkeeping that keeps that promise:
 //  - Value::uses_ lists every (node, input index) reading the value, including nodes of
-//    nested graphs (captures). Uses are appended, so removing the most recent one (what
-//    reverse-order erasure does) finds it at the back.
+//    nested graphs (captures), in no particular order: each node records where its uses
+//    sit (Node::usePositions_), and removing one moves the last use into its slot, O(1).
 //  - Value::graphOutputCount_ counts occurrences in graph output lists (its own graph's
 //    and nested graphs' that return it as a capture); nestedOutputOf_ lists the latter.
 //  - Names live in one table shared by a root graph and all its nested graphs.
 #include <algorithm>
+#include <cassert>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -122,29 +123,31 @@ struct Graph::NameTable {
   }
 
   // ---- uses ----
-  static void addUse(Value* value, Use use) {
-    if (value != nullptr) value->uses_.push_back(use);
+  // Use lists are unordered: removal swaps the last use into the freed slot (O(1)), and
+  // each node remembers where its uses sit (Node::usePositions_).
+  static void addUse(Value* value, Node* user, size_t index) {
+    if (value == nullptr) return;
+    user->usePositions_[index] = value->uses_.size();
+    value->uses_.push_back(Use{user, index});
   }
 
-  static void removeUse(Value* value, Use use) {
+  static void removeUse(Value* value, Node* user, size_t index) {
     if (value == nullptr) return;
     auto& uses = value->uses_;
-    for (size_t i = uses.size(); i-- > 0;) {
-      if (uses[i] == use) {
-        uses.erase(uses.begin() + static_cast<std::ptrdiff_t>(i));
-        return;
-      }
+    const size_t position = user->usePositions_[index];
+    assert(position < uses.size() && uses[position] == (Use{user, index}));
+    if (position >= uses.size()) return;
+    if (position + 1 != uses.size()) {
+      uses[position] = uses.back();
+      uses[position].user->usePositions_[uses[position].inputIndex] = position;
     }
+    uses.pop_back();
   }
 
-  static void renumberUse(Value* value, Use from, size_t newIndex) {
+  // Input `from` of `user` becomes input `to` (the caller then moves usePositions_ along).
+  static void renumberUse(Value* value, Node* user, size_t from, size_t to) {
     if (value == nullptr) return;
-    for (size_t i = value->uses_.size(); i-- > 0;) {
-      if (value->uses_[i] == from) {
-        value->uses_[i].inputIndex = newIndex;
-        return;
-      }
-    }
+    value->uses_[user->usePositions_[from]].inputIndex = to;
   }
 
   // ---- graph outputs ----
@@ -233,7 +236,8 @@ bool Node::isConstant() const { return kind_ == kConstKind; }
 
 void Node::addInput(Value* value) {
   inputs_.push_back(value);
-  Graph::NameTable::addUse(value, Use{this, inputs_.size() - 1});
+  usePositions_.push_back(0);
+  Graph::NameTable::addUse(value, this, inputs_.size() - 1);
 }
 
 void Node::setInput(size_t index, Value* value) {
@@ -243,9 +247,9 @@ void Node::setInput(size_t index, Value* value) {
   }
   Value* old = inputs_[index];
   if (old == value) return;
-  Graph::NameTable::removeUse(old, Use{this, index});
+  Graph::NameTable::removeUse(old, this, index);
   inputs_[index] = value;
-  Graph::NameTable::addUse(value, Use{this, index});
+  Graph::NameTable::addUse(value, this, index);
 }
 
 void Node::removeInput(size_t index) {
@@ -253,16 +257,16 @@ void Node::removeInput(size_t index) {
     assert(false && "Node::removeInput: index out of range");
     return;
   }
-  Graph::NameTable::removeUse(inputs_[index], Use{this, index});
-  for (size_t j = index + 1; j < inputs_.size(); ++j) {
-    Graph::NameTable::renumberUse(inputs_[j], Use{this, j}, j - 1);
-  }
+  Graph::NameTable::removeUse(inputs_[index], this, index);
+  for (size_t j = index + 1; j < inputs_.size(); ++j) Graph::NameTable::renumberUse(inputs_[j], this, j, j - 1);
   inputs_.erase(inputs_.begin() + static_cast<std::ptrdiff_t>(index));
+  usePositions_.erase(usePositions_.begin() + static_cast<std::ptrdiff_t>(index));
 }
 
 void Node::removeAllInputs() {
-  for (size_t i = inputs_.size(); i-- > 0;) Graph::NameTable::removeUse(inputs_[i], Use{this, i});
+  for (size_t i = inputs_.size(); i-- > 0;) Graph::NameTable::removeUse(inputs_[i], this, i);
   inputs_.clear();
+  usePositions_.clear();
 }
 
 Value* Node::addOutput(Type type, std::string_view name) {
@@ -577,6 +581,7 @@ Status Graph::replaceAllUsesWith(Value* from, Value* to) {
   // into one (CSE of duplicated constants) quadratic.
   for (const Use& use : from->uses_) {
     use.user->inputs_[use.inputIndex] = to;
+    use.user->usePositions_[use.inputIndex] = to->uses_.size();
     to->uses_.push_back(use);
   }
   from->uses_.clear();
@@ -819,30 +824,31 @@ void Graph::NameTable::verifyTree(const Graph& root, std::vector<std::string>& p
   auto checkValue = [&](const Value* value) {
     if (value == nullptr) return;
     const ValueFacts& facts = values.at(value);
-    const std::string label = percent(value);
+    // Only failures pay for the text (this runs for every value after every changing pass).
+    auto labelText = [value] { return percent(value); };
     if (value->name_.empty()) {
       problems.push_back("a value of " + graphLabel(value->graph_) + " has an empty name");
     } else if (auto it = table.find(value->name_); it == table.end() || it->second != value) {
       const bool duplicate = it != table.end() && it->second != nullptr && values.count(it->second) != 0 &&
                              it->second->name_ == value->name_;
-      problems.push_back(duplicate ? "two values are named " + label +
+      problems.push_back(duplicate ? "two values are named " + labelText() +
                                          " (names are unique across a graph and its nested graphs)"
-                                   : label + " is missing from the name table (rename values with Graph::renameValue)");
+                                   : labelText() + " is missing from the name table (rename values with Graph::renameValue)");
     }
 
     size_t valid = 0;
     for (const Use& use : value->uses_) {
       if (nodes.count(use.user) == 0) {
-        problems.push_back(label + ": its use list refers to a node that is not in the graph (erased?)");
+        problems.push_back(labelText() + ": its use list refers to a node that is not in the graph (erased?)");
       } else if (use.inputIndex >= use.user->inputs_.size() || use.user->inputs_[use.inputIndex] != value) {
-        problems.push_back(label + ": its use list says input #" + std::to_string(use.inputIndex) + " of " +
+        problems.push_back(labelText() + ": its use list says input #" + std::to_string(use.inputIndex) + " of " +
                            use.user->describe() + " reads it, but it does not");
       } else {
         ++valid;
       }
     }
     if (valid > facts.expectedUses) {
-      problems.push_back(label + ": its use list has duplicate entries");
+      problems.push_back(labelText() + ": its use list has duplicate entries");
     } else if (valid < facts.expectedUses) {
       // Name the readers missing from the use list (slow path; bounded).
       std::string readers;
@@ -859,13 +865,13 @@ void Graph::NameTable::verifyTree(const Graph& root, std::vector<std::string>& p
           }
         }
       }
-      problems.push_back(label + ": " + std::to_string(facts.expectedUses) +
+      problems.push_back(labelText() + ": " + std::to_string(facts.expectedUses) +
                          " node inputs read it but its use list has " + std::to_string(valid) + " entries" +
                          (readers.empty() ? "" : " (missing: " + readers + ")"));
     }
 
     if (value->graphOutputCount_ != facts.expectedOutputs) {
-      problems.push_back(label + ": its graph-output counter is " + std::to_string(value->graphOutputCount_) +
+      problems.push_back(labelText() + ": its graph-output counter is " + std::to_string(value->graphOutputCount_) +
                          " but it appears " + std::to_string(facts.expectedOutputs) + " times in graph output lists");
     }
     if (!value->nestedOutputOf_.empty() || facts.expectedOutputs > 0) {
@@ -875,7 +881,7 @@ void Graph::NameTable::verifyTree(const Graph& root, std::vector<std::string>& p
       std::sort(nestedExpected.begin(), nestedExpected.end());
       std::sort(nestedActual.begin(), nestedActual.end());
       if (nestedExpected != nestedActual) {
-        problems.push_back(label + ": its record of nested graphs returning it is out of date");
+        problems.push_back(labelText() + ": its record of nested graphs returning it is out of date");
       }
     }
   };

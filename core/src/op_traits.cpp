@@ -56,8 +56,9 @@ constexpr std::array<std::string_view, 19> kMutatingKinds = {
     "aten::setdefault",
 };
 
-// Always random (or uninitialized) results. Sorted.
-constexpr std::array<std::string_view, 31> kRandomKinds = {
+// Results not determined by the inputs: random, uninitialized memory, or the state of the
+// process running the graph (grad mode, autocast), which folding would bake in. Sorted.
+constexpr std::array<std::string_view, 34> kRandomKinds = {
     "aten::bernoulli",
     "aten::bernoulli_",
     "aten::cauchy_",
@@ -66,6 +67,9 @@ constexpr std::array<std::string_view, 31> kRandomKinds = {
     "aten::empty_strided",
     "aten::exponential_",
     "aten::geometric_",
+    "aten::is_autocast_cpu_enabled",
+    "aten::is_autocast_enabled",
+    "aten::is_grad_enabled",
     "aten::log_normal_",
     "aten::multinomial",
     "aten::new_empty",

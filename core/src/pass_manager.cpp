@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <exception>
 #include <map>
+#include <span>
 
 namespace torchport {
 
@@ -53,8 +54,15 @@ size_t countNodesDeep(const Graph& graph) {
   return count;
 }
 
+size_t PassManager::countNodes(const Graph& graph) {
+  if (!knownNodeCount_) knownNodeCount_ = countNodesDeep(graph);
+  return *knownNodeCount_;
+}
+
 Status PassManager::run(Graph& graph, std::vector<PipelineStep>& steps, PassContext& context) {
   stats_.clear();
+  knownNodeCount_.reset();
+  depth_ = 0;
   context.progress().start("pipeline", steps.size());
   for (PipelineStep& step : steps) {
     Status status = runStep(graph, step, context);
@@ -73,7 +81,7 @@ Status PassManager::runStep(Graph& graph, PipelineStep& step, PassContext& conte
   const std::string label = stepLabel(step);
   StepStats stats;
   stats.name = step.name;
-  stats.nodesBefore = countNodesDeep(graph);
+  stats.nodesBefore = countNodes(graph);
   const auto start = Clock::now();
 
   if (step.group) {
@@ -91,7 +99,10 @@ Status PassManager::runStep(Graph& graph, PipelineStep& step, PassContext& conte
       lastChangers.clear();
       for (size_t i = 0; i < step.children.size(); ++i) {
         const size_t mark = stats_.size();
-        TP_RETURN_IF_ERROR(runStep(graph, step.children[i], context));
+        ++depth_;
+        Status childStatus = runStep(graph, step.children[i], context);
+        --depth_;
+        TP_RETURN_IF_ERROR(childStatus);
         // Keep the child's own entry only (a nested group also leaves its children's).
         StepStats childStats = stats_.back();
         stats_.resize(mark);
@@ -142,13 +153,28 @@ Status PassManager::runStep(Graph& graph, PipelineStep& step, PassContext& conte
   }
 
   stats.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  stats.nodesAfter = countNodesDeep(graph);
+  knownNodeCount_.reset();  // the step may have edited the graph
+  stats.nodesAfter = countNodes(graph);
   // A pass that edits the graph but forgets setChanged() would otherwise end fixpoints early.
   if (step.pass != nullptr && stats.nodesAfter != stats.nodesBefore) stats.changed = true;
 
-  if (step.pass != nullptr && options_.verifyAfterEachStep) {
+  // Only a step that changed the graph can have broken it (the node-count check above
+  // catches passes that edit without saying so).
+  using Verify = PassManagerOptions::Verify;
+  const bool verifyHere = options_.verify == Verify::AfterEveryStep ||
+                          (options_.verify == Verify::AfterTopLevelSteps && depth_ == 0);
+  if ((step.pass != nullptr || step.group) && verifyHere && stats.changed) {
     Status verified = graph.verify();
     if (!verified.isOk()) {
+      if (step.group) {
+        std::string changers;
+        for (const StepStats& child : std::span(stats_).last(std::min(stats_.size(), step.children.size()))) {
+          if (child.changed) changers += (changers.empty() ? "" : ", ") + child.name;
+        }
+        return Status::internal(label + " left the IR inconsistent: a bug in one of the passes that changed it (" +
+                                changers + "; rerun with --verify-each to name it; please report it): " +
+                                verified.message());
+      }
       return Status::internal(label + " left the IR inconsistent (a bug in pass '" + step.name + "' from plugin '" +
                               step.pass->plugin + "'; please report it): " + verified.message());
     }

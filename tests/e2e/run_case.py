@@ -17,6 +17,14 @@ MODE is traced or scripted. Steps (each failure says which step and why):
   4. run:      tests/oracle/run.js at each batch size
   5. compare:  per output, max|ort - ref| <= rtol * max(1, max|ref|)
 Exit: 0 pass, 1 fail.
+
+With --properties (issue 4's property test, one ctest per model: e2e.<model>.properties) the
+case instead converts the model three ways and checks, at every batch size:
+  - optimized (convert's default level) vs unoptimized (-O 0): both in ONNX Runtime, the
+    optimized outputs must match the unoptimized ones within the case's rtol (the passes may
+    only change float rounding: folded batch norms, fused gemms);
+  - fp16 (`--passes convert-float-to-float16`, inputs and outputs kept f32) vs LibTorch:
+    within FP16_RTOL * max(1, max|ref|) (see FP16_RTOL for why that value).
 """
 import argparse
 import json
@@ -34,6 +42,11 @@ import cases  # noqa: E402
 import fixtures  # noqa: E402
 
 CHECKER_MAX_OPSET = 17
+# fp16 tolerance for --properties. f16 has an 11-bit significand (relative rounding 4.9e-4 per
+# operation); through dozens of layers with random weights the errors add up. Measured on the
+# zoo: see the fp16 section of README.md; the limit keeps a margin over the worst model while
+# a wrong conversion (a dropped cast, a clamped weight, a swapped input) is far above it.
+FP16_RTOL = 5e-2
 
 
 class CaseFailure(Exception):
@@ -71,9 +84,10 @@ def input_specs(meta: dict, inputs_dir: Path) -> str:
     return ",".join(specs)
 
 
-def torchport_command(torchport: Path, model_pt: Path, out: Path, opset: int, meta: dict, inputs_dir: Path) -> list:
+def torchport_command(torchport: Path, model_pt: Path, out: Path, opset: int, meta: dict, inputs_dir: Path,
+                      extra=()) -> list:
     """The CLI invocation. Kept in one place so a change of the CLI's flags is one edit."""
-    command = [str(torchport), "convert", str(model_pt), "-o", str(out), "--opset", str(opset),
+    command = [str(torchport), "convert", str(model_pt), "-o", str(out), "--opset", str(opset), *extra,
                "--inputs", input_specs(meta, inputs_dir),
                "--input-names", ",".join(meta["input_names"]),
                "--output-names", ",".join(meta["output_names"])]
@@ -83,11 +97,12 @@ def torchport_command(torchport: Path, model_pt: Path, out: Path, opset: int, me
     return command
 
 
-def convert_with_torchport(torchport: Path, model_pt: Path, out: Path, opset: int, meta: dict, inputs_dir: Path) -> float:
+def convert_with_torchport(torchport: Path, model_pt: Path, out: Path, opset: int, meta: dict, inputs_dir: Path,
+                           extra=()) -> float:
     if not torchport.exists():
         raise CaseFailure(f"torchport CLI not found at {torchport}: build the `torchport` target "
                           "(ninja -C BUILD torchport) or pass --torchport")
-    command = torchport_command(torchport, model_pt, out, opset, meta, inputs_dir)
+    command = torchport_command(torchport, model_pt, out, opset, meta, inputs_dir, extra)
     log("$ " + " ".join(command))
     start = time.time()
     try:
@@ -187,11 +202,11 @@ def run_oracle(model: Path, in_dir: Path, out_dir: Path) -> None:
         raise CaseFailure(f"ONNX Runtime failed on {model.name} with inputs {in_dir}:\n{tail(result.stderr)}")
 
 
-def compare(ref_dir: Path, ort_dir: Path, meta: dict, batch: int) -> list:
+def compare(ref_dir: Path, ort_dir: Path, meta: dict, batch: int, rtol=None, reference="LibTorch") -> list:
     """Returns a list of failure strings; prints one line per output."""
     import numpy as np
     failures = []
-    rtol = meta["rtol"]
+    rtol = meta["rtol"] if rtol is None else rtol
     for name in meta["output_names"]:
         file = f"{fixtures.safe_file_name(name)}.npy"
         ref = np.load(ref_dir / file)
@@ -200,18 +215,18 @@ def compare(ref_dir: Path, ort_dir: Path, meta: dict, batch: int) -> list:
             continue
         got = np.load(ort_dir / file)
         if got.shape != ref.shape:
-            failures.append(f"batch {batch}: output '{name}' has shape {list(got.shape)}, LibTorch {list(ref.shape)}")
+            failures.append(f"batch {batch}: output '{name}' has shape {list(got.shape)}, {reference} {list(ref.shape)}")
             log(f"  b{batch} {name:<12} shape {list(got.shape)} != {list(ref.shape)}  FAIL")
             continue
         if got.dtype != ref.dtype:
-            failures.append(f"batch {batch}: output '{name}' has dtype {got.dtype}, LibTorch {ref.dtype}")
+            failures.append(f"batch {batch}: output '{name}' has dtype {got.dtype}, {reference} {ref.dtype}")
         if ref.size == 0:
             log(f"  b{batch} {name:<12} empty {list(ref.shape)}  ok")
             continue
         ref64, got64 = ref.astype(np.float64), got.astype(np.float64)
         finite = np.isfinite(ref64)
         if not np.array_equal(finite, np.isfinite(got64)) or not np.array_equal(ref64[~finite], got64[~finite]):
-            failures.append(f"batch {batch}: output '{name}' has inf/nan where LibTorch does not (or vice versa)")
+            failures.append(f"batch {batch}: output '{name}' has inf/nan where {reference} does not (or vice versa)")
         scale = float(np.abs(ref64[finite]).max()) if finite.any() else 0.0
         error = float(np.abs(got64[finite] - ref64[finite]).max()) if finite.any() else 0.0
         limit = rtol * max(1.0, scale)
@@ -224,6 +239,31 @@ def compare(ref_dir: Path, ort_dir: Path, meta: dict, batch: int) -> list:
     return failures
 
 
+def check_properties(args, meta: dict, fixture_dir: Path, trace_inputs: Path) -> list:
+    """--properties: optimized vs unoptimized in ONNX Runtime, fp16 vs LibTorch. Returns failures."""
+    model_pt = fixture_dir / meta["modes"][args.mode]
+    variants = {"optimized": [], "unoptimized": ["-O", "0"],
+                "fp16": ["--passes", "convert-float-to-float16{keep_io_types=true}"]}
+    paths = {}
+    for variant, extra in variants.items():
+        paths[variant] = args.work / f"{args.model}.{variant}.onnx"
+        seconds = convert_with_torchport(args.torchport, model_pt, paths[variant], args.opset, meta, trace_inputs, extra)
+        log(f"  {variant}: converted in {seconds:.2f} s")
+    failures = []
+    for batch in meta["batches"]:
+        inputs = fixture_dir / "inputs" / f"b{batch}"
+        outs = {variant: args.work / f"ort_{variant}_b{batch}" for variant in variants}
+        for variant, path in paths.items():
+            run_oracle(path, inputs, outs[variant])
+        log(f"  optimized vs unoptimized (both ONNX Runtime), rtol {meta['rtol']:g}:")
+        failures += [f"optimized vs unoptimized: {f}" for f in
+                     compare(outs["unoptimized"], outs["optimized"], meta, batch, reference="unoptimized")]
+        log(f"  fp16 vs LibTorch, rtol {FP16_RTOL:g}:")
+        failures += [f"fp16: {f}" for f in
+                     compare(fixture_dir / "ref" / args.mode / f"b{batch}", outs["fp16"], meta, batch, rtol=FP16_RTOL)]
+    return failures
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model")
@@ -233,9 +273,13 @@ def main():
     parser.add_argument("--work", type=Path, required=True, help="scratch directory for this case")
     parser.add_argument("--torchport", type=Path, help="the torchport CLI")
     parser.add_argument("--exporter", choices=["torchport", "torch-onnx"], default="torchport")
+    parser.add_argument("--properties", action="store_true",
+                        help="check optimized == unoptimized and fp16 ~ LibTorch instead (see above)")
     args = parser.parse_args()
     if args.exporter == "torchport" and args.torchport is None:
         parser.error("--torchport is required with --exporter torchport")
+    if args.properties and args.exporter != "torchport":
+        parser.error("--properties checks torchport's own passes: use --exporter torchport")
 
     label = f"{args.model} {args.mode} opset {args.opset} ({args.exporter})"
     step = "fixtures"
@@ -252,6 +296,15 @@ def main():
         args.work.mkdir(parents=True)
         onnx_path = args.work / f"{args.model}.onnx"
         trace_inputs = fixture_dir / "inputs" / f"b{meta['trace_batch']}"
+
+        if args.properties:
+            label = f"{args.model} {args.mode} opset {args.opset} (properties: optimized == unoptimized, fp16)"
+            step = "properties"
+            failures = check_properties(args, meta, fixture_dir, trace_inputs)
+            if failures:
+                raise CaseFailure("\n".join("    - " + f for f in failures))
+            log(f"PASS {label}")
+            return 0
 
         step = "convert"
         if args.exporter == "torchport":

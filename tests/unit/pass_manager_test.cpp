@@ -207,7 +207,7 @@ TEST_F(PassManagerTest, VerifyCatchesTheStepThatBrokeTheIr) {
   EXPECT_EQ(progress_.events.back(), "finish");
 
   PassManagerOptions noVerify;
-  noVerify.verifyAfterEachStep = false;
+  noVerify.verify = PassManagerOptions::Verify::Never;
   PassManager unchecked(noVerify);
   auto graph2 = makeGraph(0);
   EXPECT_TRUE(unchecked.run(*graph2, pipeline, context_).isOk());

@@ -3,7 +3,10 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
+#include <vector>
 
+#include "torchport/ir.h"
 #include "torchport/options.h"
 #include "torchport/registry.h"
 
@@ -17,5 +20,18 @@ OptionSpec targetOpsetOption();
 // "onnx.opset" state (set by lower-to-onnx); nullopt when neither says (e.g. a graph
 // loaded from textual IR with no opset given), in which case such passes do not fire.
 std::optional<int64_t> targetOnnxOpset(const PassContext& context);
+
+// A constant-mode onnx::Pad, with its pads spread over every dim of the data.
+struct ConstantPad {
+  Value* data = nullptr;
+  std::vector<int64_t> pads;  // [x0_begin, ..., x{r-1}_begin, x0_end, ..., x{r-1}_end]
+  double value = 0.0;
+};
+
+// Reads an onnx::Pad in either form (attributes before opset 11, inputs from 11, `axes` from
+// 18) when its mode is constant, its pads and value are constants, its pads are
+// non-negative and its input rank is known (fuse-pad-into-conv / -pool). nullopt with `why`
+// set otherwise.
+std::optional<ConstantPad> readConstantPad(const Node& pad, std::string& why);
 
 }  // namespace torchport

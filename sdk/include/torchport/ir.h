@@ -250,6 +250,8 @@ class Value {
   // Graph whose input list or node list defines this value.
   Graph* owningGraph() const { return graph_; }
 
+  // Every (node, input index) reading this value, in no particular order (removal is
+  // O(1) and reorders); iterate a copy when the loop edits the graph.
   const std::vector<Use>& uses() const { return uses_; }
   bool hasUses() const { return !uses_.empty(); }
   // Is this value in a graph's output list: its owning graph's, or a nested graph's that
@@ -349,6 +351,9 @@ class Node {
   Graph* graph_;
   std::string kind_;
   std::vector<Value*> inputs_;
+  // usePositions_[i]: where Use{this, i} sits in inputs_[i]->uses_, so that dropping an
+  // input is O(1) even for a value read by a million nodes (a shared constant).
+  std::vector<size_t> usePositions_;
   std::vector<Value*> outputs_;  // owned, see ownedOutputs_
   std::vector<std::unique_ptr<Value>> ownedOutputs_;
   std::vector<std::pair<std::string, Attribute>> attributes_;

@@ -28,7 +28,8 @@ bool mutatesInput(const Node& node);
 // Two runs on equal inputs may give different results: random ops (aten::rand*,
 // aten::randn*, aten::bernoulli, aten::multinomial, onnx::RandomNormal ...), dropout
 // unless its train flag is a constant false (or p a constant 0), uninitialized memory
-// (aten::empty*). Never folded or deduplicated. Control flow inherits from its bodies.
+// (aten::empty*), process state (aten::is_grad_enabled, aten::is_autocast_enabled).
+// Never folded or deduplicated. Control flow inherits from its bodies.
 bool isNondeterministic(const Node& node);
 
 // Neither side effects nor nondeterminism.

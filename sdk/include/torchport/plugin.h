@@ -12,7 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#define TORCHPORT_PLUGIN_API_VERSION 1u
+#define TORCHPORT_PLUGIN_API_VERSION 2u  // 2: Node layout (use positions)
 #define TORCHPORT_PLUGIN_ENTRY_POINT "torchport_get_plugin_info"
 
 namespace torchport {

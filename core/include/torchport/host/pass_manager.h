@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -26,7 +27,12 @@ struct PassManagerOptions {
   // Step names after which to print the IR; "all" matches every step.
   std::set<std::string, std::less<>> printIrAfter;
   std::function<void(std::string_view stepName, const Graph& graph)> printHook;
-  bool verifyAfterEachStep = true;  // run Graph::verify after each step (cheap, linear)
+  // Graph::verify (linear, but a full walk with hash lookups per value) after steps that
+  // changed the graph: after every step, group children included (tests, --verify-each),
+  // or only after top-level steps, where a broken group names the children that changed
+  // (the CLI default: a fixpoint group of N passes verifies once instead of N times a round).
+  enum class Verify : uint8_t { Never, AfterTopLevelSteps, AfterEveryStep };
+  Verify verify = Verify::AfterEveryStep;
 };
 
 class PassManager {
@@ -39,8 +45,12 @@ class PassManager {
 
  private:
   Status runStep(Graph& graph, PipelineStep& step, PassContext& context);
+  // Node count of the graph as the last step left it (the next step's "before").
+  size_t countNodes(const Graph& graph);
   PassManagerOptions options_;
   std::vector<StepStats> stats_;
+  int depth_ = 0;  // group nesting of the step being run (0 = top level)
+  std::optional<size_t> knownNodeCount_;
 };
 
 // Counts nodes including those in nested graphs.

@@ -11,7 +11,7 @@ namespace torchport {
 
 inline constexpr std::string_view kOptimizePreset = "optimize";
 inline constexpr int kDefaultOptimizeLevel = 2;
-inline constexpr int kMaxOptimizeLevel = 2;
+inline constexpr int kMaxOptimizeLevel = 3;
 inline constexpr int kOptimizePresetIterations = 4;
 
 // The step list (pipeline text) a level expands to, run as a fixpoint group ("" for level 0).
