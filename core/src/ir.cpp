@@ -17,6 +17,7 @@
 #include <unordered_set>
 
 #include "torchport/ir.h"
+#include "torchport/op_traits.h"
 
 namespace torchport {
 
@@ -304,9 +305,11 @@ const Attribute* Node::findAttribute(std::string_view name) const {
 }
 
 void Node::setAttribute(std::string_view name, Attribute value) {
+  if (std::holds_alternative<GraphPtr>(value)) graph_->graphOwners_.insert(this);
   for (auto& [key, existing] : attributes_) {
     if (key == name) {
       existing = std::move(value);
+      if (!hasGraphAttribute(*this)) graph_->graphOwners_.erase(this);
       return;
     }
   }
@@ -317,6 +320,7 @@ bool Node::removeAttribute(std::string_view name) {
   for (auto it = attributes_.begin(); it != attributes_.end(); ++it) {
     if (it->first == name) {
       attributes_.erase(it);
+      if (!hasGraphAttribute(*this)) graph_->graphOwners_.erase(this);
       return true;
     }
   }
@@ -512,6 +516,18 @@ Node* Graph::createConstant(Tensor tensor, Node* before, std::string_view name) 
   return node;
 }
 
+size_t Graph::numNodesDeep() const {
+  size_t count = nodes_.size();
+  for (const Node* owner : graphOwners_) {
+    for (const auto& [name, attribute] : owner->attributes_) {
+      if (const auto* sub = std::get_if<GraphPtr>(&attribute); sub != nullptr && *sub != nullptr) {
+        count += (*sub)->numNodesDeep();
+      }
+    }
+  }
+  return count;
+}
+
 Status Graph::eraseNode(Node* node) {
   if (node == nullptr) return Status::internal("Graph::eraseNode called with a null node");
   for (Value* output : node->outputs_) {
@@ -522,6 +538,7 @@ Status Graph::eraseNode(Node* node) {
   }
   Graph* owner = node->graph_;
   node->removeAllInputs();
+  owner->graphOwners_.erase(node);
   owner->nodes_.erase(node->self_);  // destroys the node and its outputs
   return Status::ok();
 }
@@ -775,6 +792,7 @@ void Graph::NameTable::verifyTree(const Graph& root, std::vector<std::string>& p
     if (!ownedMatch) problems.push_back(label + ": its input list does not match the inputs it owns");
 
     size_t position = 1;
+    size_t graphOwnersSeen = 0;
     for (const auto& owned : graph->nodes_) {
       const Node* node = owned.get();
       auto context = [&]() -> std::string { return label + ": " + node->describe(); };
@@ -801,6 +819,10 @@ void Graph::NameTable::verifyTree(const Graph& root, std::vector<std::string>& p
         }
       }
       if (!outputsOwned) problems.push_back(context() + ": its output list does not match the outputs it owns");
+      if (hasGraphAttribute(*node)) {
+        ++graphOwnersSeen;
+        if (graph->graphOwners_.count(node) == 0) problems.push_back(context() + ": missing from its graph's control-flow index");
+      }
       for (size_t i = 0; i < node->inputs_.size(); ++i) {
         auto where = [&] { return context() + ": input #" + std::to_string(i); };
         if (ValueFacts* read = checkReference(node->inputs_[i], graph, position, where)) ++read->expectedUses;
@@ -808,6 +830,9 @@ void Graph::NameTable::verifyTree(const Graph& root, std::vector<std::string>& p
       ++position;
     }
 
+    if (graphOwnersSeen != graph->graphOwners_.size()) {
+      problems.push_back(label + ": its control-flow index lists nodes that are gone or hold no graph");
+    }
     for (size_t j = 0; j < graph->outputs_.size(); ++j) {
       Value* output = graph->outputs_[j];
       auto where = [&] { return label + ": output #" + std::to_string(j); };

@@ -41,18 +41,7 @@ std::string formatSeconds(double seconds) {
 
 }  // namespace
 
-size_t countNodesDeep(const Graph& graph) {
-  size_t count = 0;
-  for (const Node* node : graph.nodes()) {
-    ++count;
-    for (const auto& [name, attribute] : node->attributes()) {
-      if (const auto* subgraph = std::get_if<GraphPtr>(&attribute); subgraph != nullptr && *subgraph) {
-        count += countNodesDeep(**subgraph);
-      }
-    }
-  }
-  return count;
-}
+size_t countNodesDeep(const Graph& graph) { return graph.numNodesDeep(); }
 
 size_t PassManager::countNodes(const Graph& graph) {
   if (!knownNodeCount_) knownNodeCount_ = countNodesDeep(graph);

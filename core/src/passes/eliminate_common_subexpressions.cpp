@@ -46,8 +46,8 @@
 #include <algorithm>
 #include <cstring>
 #include <functional>
-#include <map>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -117,11 +117,20 @@ bool anyMutation(const Graph& graph) {
   return false;
 }
 
-// A node's identity for hashing: its attributes sorted by name ("param" of constants left out).
+// Attributes that take part in a node's identity ("param", a constant's weight name, does not).
+bool comparedAttribute(const Node& node, std::string_view name) { return !(node.isConstant() && name == "param"); }
+
+size_t comparedAttributeCount(const Node& node) {
+  size_t count = 0;
+  for (const auto& attribute : node.attributes()) count += comparedAttribute(node, attribute.first) ? 1 : 0;
+  return count;
+}
+
+// A node's identity for hashing. Attributes are hashed order-independently and compared by
+// name, so nothing is allocated per node (that would dominate on million-node graphs).
 struct Expression {
   Node* node;
   uint64_t hash;
-  std::vector<const std::pair<std::string, Attribute>*> attributes;
 };
 
 struct ExpressionHash {
@@ -133,13 +142,14 @@ struct ExpressionEqual {
     const Node& x = *a.node;
     const Node& y = *b.node;
     if (a.hash != b.hash || x.kind() != y.kind() || x.numInputs() != y.numInputs() ||
-        x.numOutputs() != y.numOutputs() || a.attributes.size() != b.attributes.size()) {
+        x.numOutputs() != y.numOutputs() || comparedAttributeCount(x) != comparedAttributeCount(y)) {
       return false;
     }
     if (!std::equal(x.inputs().begin(), x.inputs().end(), y.inputs().begin())) return false;
-    for (size_t i = 0; i < a.attributes.size(); ++i) {
-      if (a.attributes[i]->first != b.attributes[i]->first) return false;
-      if (!attributesEqual(a.attributes[i]->second, b.attributes[i]->second)) return false;
+    for (const auto& [name, attribute] : x.attributes()) {
+      if (!comparedAttribute(x, name)) continue;
+      const Attribute* other = y.findAttribute(name);
+      if (other == nullptr || !attributesEqual(attribute, *other)) return false;
     }
     for (size_t i = 0; i < x.numOutputs(); ++i) {
       const Type& s = x.output(i)->type();
@@ -151,12 +161,21 @@ struct ExpressionEqual {
   }
 };
 
-using SignatureCounts = std::map<std::pair<DType, std::vector<int64_t>>, size_t>;
+// Tensor attributes per (dtype, shape), keyed by a hash of the two: a collision only makes
+// hashAttribute read some tensor contents it could have skipped.
+using SignatureCounts = std::unordered_map<uint64_t, size_t>;
+
+uint64_t signatureOf(const Tensor& tensor) {
+  uint64_t h = static_cast<uint64_t>(tensor.dtype());
+  for (int64_t d : tensor.shape()) h = mix(h, static_cast<uint64_t>(d));
+  return h;
+}
 
 class SubexpressionElimination {
  public:
   SubexpressionElimination(Graph& root, PassContext& context) : context_(context), mutation_(anyMutation(root)) {
     countTensorSignatures(root);
+    table_.reserve(root.numNodes());
   }
 
   Status run(Graph& root) {
@@ -209,18 +228,14 @@ class SubexpressionElimination {
   }
 
   Expression describe(Node& node) const {
-    Expression e{&node, hashString(node.kind()), {}};
-    for (const auto& attribute : node.attributes()) {
-      if (node.isConstant() && attribute.first == "param") continue;
-      e.attributes.push_back(&attribute);
-    }
-    std::sort(e.attributes.begin(), e.attributes.end(), [](const auto* a, const auto* b) { return a->first < b->first; });
+    Expression e{&node, hashString(node.kind())};
     for (const Value* input : node.inputs()) e.hash = mix(e.hash, reinterpret_cast<uintptr_t>(input));
     e.hash = mix(e.hash, node.numOutputs());
-    for (const auto* attribute : e.attributes) {
-      e.hash = mix(e.hash, hashString(attribute->first));
-      e.hash = mix(e.hash, hashAttribute(attribute->second));
+    uint64_t attributes = 0;  // a sum: the attributes' order does not matter
+    for (const auto& [name, attribute] : node.attributes()) {
+      if (comparedAttribute(node, name)) attributes += mix(hashString(name), hashAttribute(attribute));
     }
+    e.hash = mix(e.hash, attributes);
     return e;
   }
 
@@ -245,7 +260,7 @@ class SubexpressionElimination {
       h = mix(h, static_cast<uint64_t>(v->dtype()));
       for (int64_t d : v->shape()) h = mix(h, static_cast<uint64_t>(d));
       // Reading the data is the expensive part: only when another tensor has this signature.
-      auto count = signatures_.find({v->dtype(), v->shape()});
+      auto count = signatures_.find(signatureOf(*v));
       if (v->hasData() && count != signatures_.end() && count->second > 1) h = mix(h, v->contentHash());
       return h;
     }
@@ -256,7 +271,7 @@ class SubexpressionElimination {
     for (const Node* node : graph.nodes()) {
       for (const auto& [name, attribute] : node->attributes()) {
         if (const auto* tensor = std::get_if<Tensor>(&attribute)) {
-          ++signatures_[{tensor->dtype(), tensor->shape()}];
+          ++signatures_[signatureOf(*tensor)];
         } else if (const auto* body = std::get_if<GraphPtr>(&attribute); body != nullptr && *body != nullptr) {
           countTensorSignatures(**body);
         }

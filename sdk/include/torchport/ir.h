@@ -21,6 +21,7 @@
 #include <unordered_map>
 #include <utility>
 #include <variant>
+#include <unordered_set>
 #include <vector>
 
 #include "torchport/status.h"
@@ -403,6 +404,9 @@ class Graph {
   NodeRange nodes() const;
   std::vector<Node*> nodeSnapshot() const;
   size_t numNodes() const { return nodes_.size(); }
+  // Nodes of this graph and of every graph nested in it (If/Loop bodies); proportional to
+  // the number of control-flow nodes, not to the graph's size.
+  size_t numNodesDeep() const;
 
   // Creates a node with `numOutputs` fresh outputs of unknown type, appended at the end.
   Node* appendNode(std::string_view kind, std::span<Value* const> inputs = {}, size_t numOutputs = 1);
@@ -458,6 +462,7 @@ class Graph {
   std::vector<Value*> inputs_;
   std::vector<Value*> outputs_;
   NodeList nodes_;
+  std::unordered_set<const Node*> graphOwners_;  // nodes of nodes_ with a graph attribute
 };
 
 class Graph::NodeRange {
