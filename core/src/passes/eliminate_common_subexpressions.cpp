@@ -193,21 +193,22 @@ class SubexpressionElimination {
 
  private:
   Status runIn(Graph& graph) {
-    std::vector<const Expression*> scope;  // entries this graph added, removed when it is left
+    // Entries a nested body added are removed when it is left (its values are not visible
+    // outside); the root graph's entries simply die with the table.
+    const bool nested = graph.parent() != nullptr;
+    std::vector<const Expression*> scope;
     for (Node* node : graph.nodeSnapshot()) {
       for (const auto& [name, attribute] : node->attributes()) {
         const auto* body = std::get_if<GraphPtr>(&attribute);
         if (body != nullptr && *body != nullptr) TP_RETURN_IF_ERROR(runIn(**body));
       }
       if (!eligible(*node)) continue;
-      Expression expression = describe(*node);
-      auto existing = table_.find(expression);
-      if (existing == table_.end()) {
-        auto inserted = table_.insert(std::move(expression)).first;
-        scope.push_back(&*inserted);
+      auto [entry, isNew] = table_.insert(describe(*node));
+      if (isNew) {
+        if (nested) scope.push_back(&*entry);
         continue;
       }
-      TP_RETURN_IF_ERROR(merge(graph, *node, *existing->node));
+      TP_RETURN_IF_ERROR(merge(graph, *node, *entry->node));
     }
     for (const Expression* expression : scope) table_.erase(table_.find(*expression));
     return Status::ok();

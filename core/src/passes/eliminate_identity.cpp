@@ -98,6 +98,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "../kernels/onnx_shape_kernels.h"
 #include "pass_utils.h"
 #include "passes.h"
 #include "torchport/op_traits.h"
@@ -196,30 +197,6 @@ std::optional<DType> dtypeFromScalarType(int64_t code) {
   }
 }
 
-// ONNX TensorProto.DataType.
-std::optional<DType> dtypeFromOnnx(int64_t code) {
-  switch (code) {
-    case 1: return DType::F32;
-    case 2: return DType::U8;
-    case 3: return DType::I8;
-    case 4: return DType::U16;
-    case 5: return DType::I16;
-    case 6: return DType::I32;
-    case 7: return DType::I64;
-    case 9: return DType::Bool;
-    case 10: return DType::F16;
-    case 11: return DType::F64;
-    case 12: return DType::U32;
-    case 13: return DType::U64;
-    case 14: return DType::C64;
-    case 15: return DType::C128;
-    case 16: return DType::BF16;
-    case 17: return DType::F8E4M3;
-    case 19: return DType::F8E5M2;
-    default: return std::nullopt;
-  }
-}
-
 std::optional<DType> knownDType(const Value* value) {
   if (value == nullptr || !value->type().isTensor() || value->type().dtype() == DType::Undefined) return std::nullopt;
   return value->type().dtype();
@@ -282,7 +259,7 @@ Match sameDTypeOnnxCast(const Node& node, const MatchContext&) {
   auto source = knownDType(node.input(0));
   std::optional<DType> target = knownDType(node.output(0));
   if (auto code = node.intAttr("to")) {
-    auto fromAttribute = dtypeFromOnnx(*code);
+    auto fromAttribute = dtypeFromOnnxCode(*code);
     if (!fromAttribute || (target && *target != *fromAttribute)) return std::nullopt;
     target = fromAttribute;
   }

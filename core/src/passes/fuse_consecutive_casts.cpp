@@ -47,33 +47,12 @@
 #include <optional>
 #include <string>
 
+#include "../kernels/onnx_shape_kernels.h"
 #include "passes.h"
 #include "torchport/op_traits.h"
 
 namespace torchport {
 namespace {
-
-// ONNX TensorProto.DataType.
-std::optional<DType> dtypeFromOnnx(int64_t code) {
-  switch (code) {
-    case 1: return DType::F32;
-    case 2: return DType::U8;
-    case 3: return DType::I8;
-    case 4: return DType::U16;
-    case 5: return DType::I16;
-    case 6: return DType::I32;
-    case 7: return DType::I64;
-    case 9: return DType::Bool;
-    case 10: return DType::F16;
-    case 11: return DType::F64;
-    case 12: return DType::U32;
-    case 13: return DType::U64;
-    case 16: return DType::BF16;
-    case 17: return DType::F8E4M3;  // FLOAT8E4M3FN
-    case 19: return DType::F8E5M2;
-    default: return std::nullopt;   // strings, complex, the FNUZ float8s, int4/uint4 ...
-  }
-}
 
 std::optional<DType> knownDType(const Value* value) {
   if (value == nullptr || !value->type().isTensor() || value->type().dtype() == DType::Undefined) return std::nullopt;
@@ -141,7 +120,7 @@ std::optional<DType> castTarget(const Node& node) {
   if (node.kind() == "onnx::Cast") {
     auto code = node.intAttr("to");
     if (node.numInputs() != 1 || !code) return std::nullopt;
-    target = dtypeFromOnnx(*code);
+    target = dtypeFromOnnxCode(*code);
   } else if (node.kind() == "onnx::CastLike") {
     if (node.numInputs() != 2) return std::nullopt;
     target = knownDType(node.input(1));
