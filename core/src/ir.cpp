@@ -549,9 +549,10 @@ Status Graph::eraseNode(Node* node) {
 Status Graph::NameTable::checkReplace(const Graph& graph, const Value* from, const Value* to) {
   if (from == nullptr || to == nullptr) return Status::internal("replaceAllUsesWith called with a null value");
   if (from == to) return Status::ok();
-  const std::string what = "cannot replace " + percent(from) + " by " + percent(to) + ": ";
+  // Built only on failure: passes call this for every merge of a million-node graph.
+  const auto what = [&] { return "cannot replace " + percent(from) + " by " + percent(to) + ": "; };
   if (from->graph_->names_ != graph.names_ || to->graph_->names_ != graph.names_) {
-    return Status::internal(what + "the values belong to another graph than @" + graph.name_);
+    return Status::internal(what() + "the values belong to another graph than @" + graph.name_);
   }
   // Every reader of `from` lives in from's graph or a graph nested in it, so `to` must be
   // defined there or in an enclosing graph.
@@ -563,7 +564,7 @@ Status Graph::NameTable::checkReplace(const Graph& graph, const Value* from, con
     }
   }
   if (!visible) {
-    return Status::internal(what + percent(to) + " is defined in graph @" + to->graph_->name_ +
+    return Status::internal(what() + percent(to) + " is defined in graph @" + to->graph_->name_ +
                             ", which does not enclose graph @" + from->graph_->name_ + " where " + percent(from) +
                             " is defined");
   }
@@ -571,14 +572,14 @@ Status Graph::NameTable::checkReplace(const Graph& graph, const Value* from, con
   // name of `from`, which is impossible for inputs and for values already named outputs.
   if (from->graph_->parent_ == nullptr && ownOutputCount(from) > 0) {
     if (from->isGraphInput()) {
-      return Status::internal(what + percent(from) + " is both a graph input and a graph output");
+      return Status::internal(what() + percent(from) + " is both a graph input and a graph output");
     }
     if (to->isGraphInput()) {
-      return Status::internal(what + percent(from) + " is a graph output whose name must stay, and " + percent(to) +
+      return Status::internal(what() + percent(from) + " is a graph output whose name must stay, and " + percent(to) +
                               " is a graph input (keep an identity op between them)");
     }
     if (ownOutputCount(to) > 0) {
-      return Status::internal(what + "both are graph outputs, and each output name must stay (keep an identity op "
+      return Status::internal(what() + "both are graph outputs, and each output name must stay (keep an identity op "
                               "between them)");
     }
   }
