@@ -47,7 +47,8 @@ const PassInfo& optimizePresetInfo() {
         "In pipeline text: optimize{level=2}; in YAML: `- optimize: {level: 2}`.\n"
         "Levels:\n";
     for (int level = 0; level <= kMaxOptimizeLevel; ++level) {
-      std::string steps = optimizePresetSteps(level);
+      std::string steps;  // ", "-separated so that `torchport passes` can wrap the line
+      for (char c : optimizePresetSteps(level)) steps += c == ',' ? std::string(", ") : std::string(1, c);
       p.description += "  " + std::to_string(level) + ": " + (steps.empty() ? std::string("(nothing)") : steps) + "\n";
     }
     p.description +=
