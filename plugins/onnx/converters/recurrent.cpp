@@ -125,10 +125,14 @@ Status lowerRecurrent(Lowering& l, const RnnKind& kind) {
     if (kind.hasCell) cell.type(tensorType(dtypeOf(x), std::vector<Dim>{Dim::known(dirs), batch, Dim::known(H)}), 2);
     finalH.push_back(cell.out(1));
     if (kind.hasCell) finalC.push_back(cell.out(2));
-    // [seq, dirs, batch, H] -> [seq, batch, dirs * H]
-    Value* y = l.transpose(cell.out(0), {0, 2, 1, 3});
-    x = l.reshape(y, l.i64s({0, 0, dirs * H}));
-    x->setType(tensorType(dtypeOf(y), std::vector<Dim>{seq, batch, Dim::known(dirs * H)}));
+    // [seq, dirs, batch, H] -> [seq, batch, dirs * H]; one direction needs only a Squeeze.
+    if (dirs == 1) {
+      x = l.squeeze(cell.out(0), {1});
+    } else {
+      Value* y = l.transpose(cell.out(0), {0, 2, 1, 3});
+      x = l.reshape(y, l.i64s({0, 0, dirs * H}));
+    }
+    x->setType(tensorType(dtypeOf(cell.out(0)), std::vector<Dim>{seq, batch, Dim::known(dirs * H)}));
   }
   Value* output = batchFirst ? l.transpose(x, {1, 0, 2}) : x;
   if (unbatched) output = l.squeeze(output, {batchFirst ? 0 : 1});
