@@ -125,7 +125,9 @@ def bench_model(name: str, meta: dict, args) -> dict:
     work = args.work / name
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    model_pt = fixture_dir / meta["modes"]["traced"]
+    # The traced file when the case has one (scripted-only cases: control flow).
+    mode = "traced" if "traced" in meta["modes"] else next(iter(meta["modes"]))
+    model_pt = fixture_dir / meta["modes"][mode]
     inputs = fixture_dir / "inputs" / f"b{meta['trace_batch']}"
     result = {"model": name, "source": str(model_pt), "source_mb": model_pt.stat().st_size / 1e6}
 
