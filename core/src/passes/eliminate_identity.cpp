@@ -616,15 +616,10 @@ class IdentityElimination {
     matchContext_.onnxOpset = targetOnnxOpset(context);
   }
 
-  Status run(Graph& graph) {
-    for (Node* node : graph.nodeSnapshot()) {
-      for (const auto& [name, attribute] : node->attributes()) {
-        const auto* body = std::get_if<GraphPtr>(&attribute);
-        if (body != nullptr && *body != nullptr) TP_RETURN_IF_ERROR(run(**body));
-      }
-      TP_RETURN_IF_ERROR(visit(graph, *node));
-    }
-    return Status::ok();
+  Status run(Graph& root) {
+    return forEachNodeDeep(root, [this](Graph& graph, Node* node) {
+      return visit(graph, *node);
+    });
   }
 
   size_t removed() const { return removed_; }

@@ -58,6 +58,7 @@
 #include <vector>
 
 #include "../kernels/onnx_shape_kernels.h"
+#include "pass_utils.h"
 #include "passes.h"
 #include "torchport/op_traits.h"
 
@@ -181,15 +182,10 @@ class ConstantFolder {
  public:
   ConstantFolder(PassContext& context, int64_t maxElements) : context_(context), maxElements_(maxElements) {}
 
-  Status run(Graph& graph) {
-    for (Node* node : graph.nodeSnapshot()) {
-      for (const auto& [name, attribute] : node->attributes()) {
-        const auto* body = std::get_if<GraphPtr>(&attribute);
-        if (body != nullptr && *body != nullptr) TP_RETURN_IF_ERROR(run(**body));
-      }
-      TP_RETURN_IF_ERROR(visit(graph, *node));
-    }
-    return Status::ok();
+  Status run(Graph& root) {
+    return forEachNodeDeep(root, [this](Graph& graph, Node* node) {
+      return visit(graph, *node);
+    });
   }
 
   size_t folded() const { return folded_; }

@@ -48,6 +48,7 @@
 #include <string>
 
 #include "../kernels/onnx_shape_kernels.h"
+#include "pass_utils.h"
 #include "passes.h"
 #include "torchport/op_traits.h"
 
@@ -143,15 +144,10 @@ class CastFusion {
  public:
   explicit CastFusion(PassContext& context) : context_(context) {}
 
-  Status run(Graph& graph) {
-    for (Node* node : graph.nodeSnapshot()) {
-      for (const auto& [name, attribute] : node->attributes()) {
-        const auto* body = std::get_if<GraphPtr>(&attribute);
-        if (body != nullptr && *body != nullptr) TP_RETURN_IF_ERROR(run(**body));
-      }
-      if (isCastKind(*node)) TP_RETURN_IF_ERROR(visit(graph, *node));
-    }
-    return Status::ok();
+  Status run(Graph& root) {
+    return forEachNodeDeep(root, [this](Graph& graph, Node* node) {
+      return isCastKind(*node) ? visit(graph, *node) : Status::ok();
+    });
   }
 
   size_t fused() const { return fused_; }

@@ -43,6 +43,7 @@
 #include <string>
 #include <vector>
 
+#include "pass_utils.h"
 #include "passes.h"
 #include "torchport/op_traits.h"
 
@@ -99,15 +100,10 @@ class ReshapeFusion {
  public:
   explicit ReshapeFusion(PassContext& context) : context_(context) {}
 
-  Status run(Graph& graph) {
-    for (Node* node : graph.nodeSnapshot()) {
-      for (const auto& [name, attribute] : node->attributes()) {
-        const auto* body = std::get_if<GraphPtr>(&attribute);
-        if (body != nullptr && *body != nullptr) TP_RETURN_IF_ERROR(run(**body));
-      }
-      if (node->kind() == "onnx::Reshape") TP_RETURN_IF_ERROR(visit(graph, *node));
-    }
-    return Status::ok();
+  Status run(Graph& root) {
+    return forEachNodeDeep(root, [this](Graph& graph, Node* node) {
+      return node->kind() == "onnx::Reshape" ? visit(graph, *node) : Status::ok();
+    });
   }
 
   size_t fused() const { return fused_; }

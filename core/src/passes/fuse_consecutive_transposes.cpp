@@ -36,6 +36,7 @@
 #include <string>
 #include <vector>
 
+#include "pass_utils.h"
 #include "passes.h"
 #include "torchport/op_traits.h"
 
@@ -89,15 +90,10 @@ class TransposeFusion {
  public:
   explicit TransposeFusion(PassContext& context) : context_(context) {}
 
-  Status run(Graph& graph) {
-    for (Node* node : graph.nodeSnapshot()) {
-      for (const auto& [name, attribute] : node->attributes()) {
-        const auto* body = std::get_if<GraphPtr>(&attribute);
-        if (body != nullptr && *body != nullptr) TP_RETURN_IF_ERROR(run(**body));
-      }
-      if (node->kind() == "onnx::Transpose") TP_RETURN_IF_ERROR(visit(graph, *node));
-    }
-    return Status::ok();
+  Status run(Graph& root) {
+    return forEachNodeDeep(root, [this](Graph& graph, Node* node) {
+      return node->kind() == "onnx::Transpose" ? visit(graph, *node) : Status::ok();
+    });
   }
 
   size_t fused() const { return fused_; }

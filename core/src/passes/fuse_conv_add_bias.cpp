@@ -53,6 +53,7 @@
 #include <string>
 #include <vector>
 
+#include "pass_utils.h"
 #include "passes.h"
 #include "torchport/op_traits.h"
 
@@ -141,21 +142,19 @@ class ConvAddBiasFusion {
  public:
   explicit ConvAddBiasFusion(PassContext& context) : context_(context) {}
 
-  Status run(Graph& graph) {
-    for (Node* node : graph.nodeSnapshot()) {
-      for (const auto& [name, attribute] : node->attributes()) {
-        const auto* body = std::get_if<GraphPtr>(&attribute);
-        if (body != nullptr && *body != nullptr) TP_RETURN_IF_ERROR(run(**body));
-      }
+  Status run(Graph& root) {
+    return forEachNodeDeep(root, [this](Graph& graph, Node* node) {
       const bool isAdd = node->kind() == "onnx::Add";
-      if ((!isAdd && node->kind() != "onnx::Sub") || node->numInputs() != 2 || node->numOutputs() != 1) continue;
+      if ((!isAdd && node->kind() != "onnx::Sub") || node->numInputs() != 2 || node->numOutputs() != 1) {
+        return Status::ok();
+      }
       for (size_t operand = 0; operand < (isAdd ? 2u : 1u); ++operand) {
         bool fusedHere = false;
         TP_RETURN_IF_ERROR(tryFuse(graph, *node, operand, fusedHere));
         if (fusedHere) break;  // the Add is gone
       }
-    }
-    return Status::ok();
+      return Status::ok();
+    });
   }
 
   size_t fused() const { return fused_; }

@@ -76,17 +76,11 @@ class GeluFusion {
   GeluFusion(PassContext& context, bool contrib, std::optional<int64_t> opset)
       : context_(context), contrib_(contrib), opset_(opset) {}
 
-  Status run(Graph& graph) {
-    for (Node* node : graph.nodeSnapshot()) {
-      for (const auto& [name, attribute] : node->attributes()) {
-        const auto* body = std::get_if<GraphPtr>(&attribute);
-        if (body != nullptr && *body != nullptr) TP_RETURN_IF_ERROR(run(**body));
-      }
-      if (node->kind() == "onnx::Mul" && node->numInputs() == 2 && node->numOutputs() == 1) {
-        TP_RETURN_IF_ERROR(visit(*node));
-      }
-    }
-    return Status::ok();
+  Status run(Graph& root) {
+    return forEachNodeDeep(root, [this](Graph&, Node* node) {
+      const bool binaryMul = node->kind() == "onnx::Mul" && node->numInputs() == 2 && node->numOutputs() == 1;
+      return binaryMul ? visit(*node) : Status::ok();
+    });
   }
 
   size_t fused() const { return fused_; }

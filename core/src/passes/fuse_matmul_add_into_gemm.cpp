@@ -35,6 +35,7 @@
 #include <string>
 #include <vector>
 
+#include "pass_utils.h"
 #include "passes.h"
 #include "torchport/op_traits.h"
 
@@ -62,21 +63,16 @@ bool isGemmType(DType dtype) {
 
 class MatmulAddFusion {
  public:
-  Status run(Graph& graph) {
-    for (Node* node : graph.nodeSnapshot()) {
-      for (const auto& [name, attribute] : node->attributes()) {
-        const auto* body = std::get_if<GraphPtr>(&attribute);
-        if (body != nullptr && *body != nullptr) TP_RETURN_IF_ERROR(run(**body));
+  Status run(Graph& root) {
+    return forEachNodeDeep(root, [this](Graph& graph, Node* node) {
+      if (node->kind() != "onnx::Add" || node->numInputs() != 2 || node->numOutputs() != 1) return Status::ok();
+      for (size_t operand = 0; operand < 2; ++operand) {
+        bool fusedHere = false;
+        TP_RETURN_IF_ERROR(tryFuse(graph, *node, operand, fusedHere));
+        if (fusedHere) break;  // the Add is gone
       }
-      if (node->kind() == "onnx::Add" && node->numInputs() == 2 && node->numOutputs() == 1) {
-        for (size_t operand = 0; operand < 2; ++operand) {
-          bool fusedHere = false;
-          TP_RETURN_IF_ERROR(tryFuse(graph, *node, operand, fusedHere));
-          if (fusedHere) break;  // the Add is gone
-        }
-      }
-    }
-    return Status::ok();
+      return Status::ok();
+    });
   }
 
   size_t fused() const { return fused_; }

@@ -51,15 +51,10 @@ class PadConvFusion {
  public:
   explicit PadConvFusion(PassContext& context) : context_(context) {}
 
-  Status run(Graph& graph) {
-    for (Node* node : graph.nodeSnapshot()) {
-      for (const auto& [name, attribute] : node->attributes()) {
-        const auto* body = std::get_if<GraphPtr>(&attribute);
-        if (body != nullptr && *body != nullptr) TP_RETURN_IF_ERROR(run(**body));
-      }
-      if (node->kind() == "onnx::Conv" && node->numInputs() >= 2) TP_RETURN_IF_ERROR(visit(*node));
-    }
-    return Status::ok();
+  Status run(Graph& root) {
+    return forEachNodeDeep(root, [this](Graph&, Node* node) {
+      return node->kind() == "onnx::Conv" && node->numInputs() >= 2 ? visit(*node) : Status::ok();
+    });
   }
 
   size_t fused() const { return fused_; }

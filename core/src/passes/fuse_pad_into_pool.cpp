@@ -62,17 +62,11 @@ class PadPoolFusion {
  public:
   explicit PadPoolFusion(PassContext& context) : context_(context) {}
 
-  Status run(Graph& graph) {
-    for (Node* node : graph.nodeSnapshot()) {
-      for (const auto& [name, attribute] : node->attributes()) {
-        const auto* body = std::get_if<GraphPtr>(&attribute);
-        if (body != nullptr && *body != nullptr) TP_RETURN_IF_ERROR(run(**body));
-      }
-      if ((node->kind() == "onnx::AveragePool" || node->kind() == "onnx::MaxPool") && node->numInputs() == 1) {
-        TP_RETURN_IF_ERROR(visit(*node));
-      }
-    }
-    return Status::ok();
+  Status run(Graph& root) {
+    return forEachNodeDeep(root, [this](Graph&, Node* node) {
+      const bool pool = node->kind() == "onnx::AveragePool" || node->kind() == "onnx::MaxPool";
+      return pool && node->numInputs() == 1 ? visit(*node) : Status::ok();
+    });
   }
 
   size_t fused() const { return fused_; }

@@ -21,6 +21,21 @@ OptionSpec targetOpsetOption();
 // loaded from textual IR with no opset given), in which case such passes do not fire.
 std::optional<int64_t> targetOnnxOpset(const PassContext& context);
 
+// Calls `visit(graph, node)` for every node of `graph` and of the If/Loop bodies nested in it
+// (a body before the node that owns it), over a snapshot of each node list: `visit` may erase
+// the node it is given or insert nodes, which are not visited.
+template <class Visit>
+Status forEachNodeDeep(Graph& graph, Visit&& visit) {
+  for (Node* node : graph.nodeSnapshot()) {
+    for (const auto& [name, attribute] : node->attributes()) {
+      const auto* body = std::get_if<GraphPtr>(&attribute);
+      if (body != nullptr && *body != nullptr) TP_RETURN_IF_ERROR(forEachNodeDeep(**body, visit));
+    }
+    TP_RETURN_IF_ERROR(visit(graph, node));
+  }
+  return Status::ok();
+}
+
 // A constant-mode onnx::Pad, with its pads spread over every dim of the data.
 struct ConstantPad {
   Value* data = nullptr;
