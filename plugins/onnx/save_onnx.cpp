@@ -10,7 +10,6 @@
 #include <fstream>
 #include <map>
 #include <memory>
-#include <random>
 #include <set>
 #include <unordered_map>
 
@@ -635,33 +634,10 @@ Status ModelBuilder::build(onnx::ModelProto& model, int64_t opset, const std::ma
 // ---------------------------------------------------------------------------------------
 // Checking and writing
 // ---------------------------------------------------------------------------------------
-// A scratch directory removed on every path (the checker stats external data locations).
-class ScratchDirectory {
- public:
-  ScratchDirectory() {
-    std::random_device entropy;
-    std::error_code ec;
-    for (int attempt = 0; attempt < 20 && path_.empty(); ++attempt) {
-      auto candidate = std::filesystem::temp_directory_path(ec) / ("torchport-onnx-check-" + std::to_string(entropy()));
-      if (!ec && std::filesystem::create_directory(candidate, ec) && !ec) path_ = candidate;
-    }
-  }
-  ~ScratchDirectory() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  ScratchDirectory(const ScratchDirectory&) = delete;
-  ScratchDirectory& operator=(const ScratchDirectory&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
-
 Status checkModel(onnx::ModelProto& model, bool external, const std::string& dataName) {
   try {
     onnx::checker::CheckerContext checkerContext;
-    ScratchDirectory scratch;
+    ScratchDirectory scratch("torchport-onnx-check-");
     if (external) {
       if (scratch.path().empty()) return Status::internal("save-onnx: cannot create a scratch directory to check the model");
       std::ofstream placeholder(scratch.path() / dataName);

@@ -14,18 +14,17 @@
 #include <cstring>
 #include <fstream>
 #include <map>
-#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "formats.h"
+#include "torchport/files.h"
 
 extern char** environ;
 
 namespace torchport::formats {
 namespace {
-
 
 constexpr size_t kMaxAttributeText = 40;
 
@@ -142,32 +141,9 @@ class DotWriter {
   size_t counter_ = 0;
 };
 
-// A scratch directory removed on every path.
-class ScratchDirectory {
- public:
-  ScratchDirectory() {
-    std::random_device entropy;
-    std::error_code ec;
-    for (int attempt = 0; attempt < 20 && path_.empty(); ++attempt) {
-      auto candidate = std::filesystem::temp_directory_path(ec) / ("torchport-dot-" + std::to_string(entropy()));
-      if (!ec && std::filesystem::create_directory(candidate, ec) && !ec) path_ = candidate;
-    }
-  }
-  ~ScratchDirectory() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  ScratchDirectory(const ScratchDirectory&) = delete;
-  ScratchDirectory& operator=(const ScratchDirectory&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
-
 // `dot -Tsvg in -o out`, its stderr kept for the error message.
 Expected<std::string> renderSvg(const std::string& dotText) {
-  ScratchDirectory scratch;
+  ScratchDirectory scratch("torchport-dot-");
   if (scratch.path().empty()) return Status::internal("save-dot: cannot create a scratch directory for Graphviz");
   const std::filesystem::path input = scratch.path() / "graph.dot";
   const std::filesystem::path output = scratch.path() / "graph.svg";
